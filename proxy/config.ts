@@ -1,0 +1,430 @@
+/**
+ * `proxy.toml`: Codis's keys and defaults, parsed into {@linkcode ProxyConfig}.
+ *
+ * @module
+ */
+
+import {
+  ConfigError,
+  type ConfigError as _ConfigError,
+  type ConfigField,
+  configToJson,
+  parseConfig,
+  renderToml,
+} from "../utils/toml_config.ts";
+import { isValidProductName } from "../utils/xauth.ts";
+import { DEFAULT_RESP_LIMITS } from "../redis/resp_scanner.ts";
+
+/** The proxy's configuration. Durations are in milliseconds, sizes in bytes. */
+export interface ProxyConfig {
+  productName: string;
+  productAuth: string;
+  sessionAuth: string;
+  adminAddr: string;
+  protoType: string;
+  proxyAddr: string;
+  jodisName: string;
+  jodisAddr: string;
+  jodisAuth: string;
+  jodisTimeout: number;
+  jodisCompatible: boolean;
+  proxyDatacenter: string;
+  proxyMaxClients: number;
+  backendPingPeriod: number;
+  backendRecvBufsize: number;
+  backendRecvTimeout: number;
+  backendSendBufsize: number;
+  backendSendTimeout: number;
+  backendMaxPipeline: number;
+  backendPrimaryOnly: boolean;
+  backendPrimaryParallel: number;
+  backendReplicaParallel: number;
+  backendKeepalivePeriod: number;
+  backendNumberDatabases: number;
+  sessionRecvBufsize: number;
+  sessionRecvTimeout: number;
+  sessionSendBufsize: number;
+  sessionSendTimeout: number;
+  sessionMaxPipeline: number;
+  sessionKeepalivePeriod: number;
+  sessionBreakOnFailure: boolean;
+  /** Longest bulk string accepted from clients and backends. */
+  maxBulkLength: number;
+  /** Most elements accepted in one request or reply array. */
+  maxArrayLength: number;
+  /** How long a request may wait on a slot locked for migration before failing. */
+  slotLockTimeout: number;
+  metricsReportServer: string;
+  metricsReportPeriod: number;
+  metricsReportInfluxdbServer: string;
+  metricsReportInfluxdbPeriod: number;
+  metricsReportInfluxdbUsername: string;
+  metricsReportInfluxdbPassword: string;
+  metricsReportInfluxdbDatabase: string;
+  metricsReportStatsdServer: string;
+  metricsReportStatsdPeriod: number;
+  metricsReportStatsdPrefix: string;
+}
+
+/** Codis 3.2's defaults. */
+export const DEFAULT_PROXY_CONFIG: Readonly<ProxyConfig> = {
+  productName: "codis-demo",
+  productAuth: "",
+  sessionAuth: "",
+  adminAddr: "0.0.0.0:11080",
+  protoType: "tcp4",
+  proxyAddr: "0.0.0.0:19000",
+  jodisName: "",
+  jodisAddr: "",
+  jodisAuth: "",
+  jodisTimeout: 20_000,
+  jodisCompatible: false,
+  proxyDatacenter: "",
+  proxyMaxClients: 1000,
+  backendPingPeriod: 5_000,
+  backendRecvBufsize: 128 * 1024,
+  backendRecvTimeout: 30_000,
+  backendSendBufsize: 128 * 1024,
+  backendSendTimeout: 30_000,
+  backendMaxPipeline: 20480,
+  backendPrimaryOnly: false,
+  backendPrimaryParallel: 1,
+  backendReplicaParallel: 1,
+  backendKeepalivePeriod: 75_000,
+  backendNumberDatabases: 16,
+  sessionRecvBufsize: 128 * 1024,
+  sessionRecvTimeout: 30 * 60_000,
+  sessionSendBufsize: 64 * 1024,
+  sessionSendTimeout: 30_000,
+  sessionMaxPipeline: 10000,
+  sessionKeepalivePeriod: 75_000,
+  sessionBreakOnFailure: false,
+  maxBulkLength: DEFAULT_RESP_LIMITS.maxBulkLength,
+  maxArrayLength: DEFAULT_RESP_LIMITS.maxArrayLength,
+  slotLockTimeout: 30_000,
+  metricsReportServer: "",
+  metricsReportPeriod: 1_000,
+  metricsReportInfluxdbServer: "",
+  metricsReportInfluxdbPeriod: 1_000,
+  metricsReportInfluxdbUsername: "",
+  metricsReportInfluxdbPassword: "",
+  metricsReportInfluxdbDatabase: "",
+  metricsReportStatsdServer: "",
+  metricsReportStatsdPeriod: 1_000,
+  metricsReportStatsdPrefix: "",
+};
+
+type F = ConfigField<ProxyConfig>;
+
+/** Every key of `proxy.toml`, in the order of Codis's default file. */
+export const PROXY_CONFIG_FIELDS: readonly F[] = [
+  { key: "product_name", prop: "productName", kind: "string", doc: "Set Codis Product Name/Auth." },
+  {
+    key: "product_auth",
+    prop: "productAuth",
+    kind: "string",
+    doc: "Password of the Redis servers (AUTH on every backend connection).",
+    secret: true,
+  },
+  {
+    key: "session_auth",
+    prop: "sessionAuth",
+    kind: "string",
+    doc:
+      "Set auth for client session\n   1. product_auth is used for auth validation among codis-dashboard,\n      codis-proxy and codis-server.\n   2. session_auth is different from product_auth, it requires clients\n      to issue AUTH <PASSWORD> before processing any other commands.",
+    secret: true,
+  },
+  { key: "admin_addr", prop: "adminAddr", kind: "string", doc: "Set bind address for admin(rpc), tcp only." },
+  {
+    key: "proto_type",
+    prop: "protoType",
+    kind: "string",
+    doc: 'Set bind address for proxy, proto_type can be "tcp", "tcp4", "tcp6", "unix".',
+  },
+  {
+    key: "proxy_addr",
+    prop: "proxyAddr",
+    kind: "string",
+    doc: "Address (or unix socket path) of the Redis protocol listener.",
+  },
+  {
+    key: "jodis_name",
+    prop: "jodisName",
+    kind: "string",
+    doc:
+      'Set jodis address & session timeout\n   1. jodis_name is short for jodis_coordinator_name, only accept "zookeeper" & "etcd".\n   2. jodis_addr is short for jodis_coordinator_addr\n   3. jodis_auth is short for jodis_coordinator_auth, for zookeeper/etcd, "user:password" is accepted.\n   4. proxy will be registered as node:\n        if jodis_compatible = true (not suggested):\n          /zk/codis/db_{PRODUCT_NAME}/proxy-{HASHID} (compatible with Codis2.0)\n        or else\n          /jodis/{PRODUCT_NAME}/proxy-{HASHID}',
+  },
+  {
+    key: "jodis_addr",
+    prop: "jodisAddr",
+    kind: "string",
+    doc: "Coordinator addresses for jodis (comma separated); empty disables jodis.",
+  },
+  {
+    key: "jodis_auth",
+    prop: "jodisAuth",
+    kind: "string",
+    doc: "user:password for the jodis coordinator.",
+    secret: true,
+  },
+  {
+    key: "jodis_timeout",
+    prop: "jodisTimeout",
+    kind: "duration",
+    doc: "Session timeout (ZooKeeper) or TTL (etcd) of the jodis node.",
+  },
+  { key: "jodis_compatible", prop: "jodisCompatible", kind: "bool", doc: "Register under the Codis 2 path." },
+  { key: "proxy_datacenter", prop: "proxyDatacenter", kind: "string", doc: "Set datacenter of proxy." },
+  { key: "proxy_max_clients", prop: "proxyMaxClients", kind: "int", doc: "Set max number of alive sessions." },
+  {
+    key: "proxy_max_offheap_size",
+    prop: "productName",
+    kind: "ignored",
+    ignoredDefault: "1024mb",
+    doc: "Go-runtime setting of Codis (off-heap buffers); accepted and ignored here.",
+  },
+  {
+    key: "proxy_heap_placeholder",
+    prop: "productName",
+    kind: "ignored",
+    ignoredDefault: "256mb",
+    doc: "Go-runtime setting of Codis (GC ballast); accepted and ignored here.",
+  },
+  {
+    key: "backend_ping_period",
+    prop: "backendPingPeriod",
+    kind: "duration",
+    doc: "Proxy will ping backend redis (and clear 'MASTERDOWN' state) in a predefined interval. (0 to disable)",
+  },
+  {
+    key: "backend_recv_bufsize",
+    prop: "backendRecvBufsize",
+    kind: "size",
+    doc: "Set backend recv buffer size & timeout.",
+  },
+  {
+    key: "backend_recv_timeout",
+    prop: "backendRecvTimeout",
+    kind: "duration",
+    doc: "A backend that answers nothing for this long while requests wait is reconnected.",
+  },
+  { key: "backend_send_bufsize", prop: "backendSendBufsize", kind: "size", doc: "Set backend send buffer & timeout." },
+  {
+    key: "backend_send_timeout",
+    prop: "backendSendTimeout",
+    kind: "duration",
+    doc: "A write to a backend that takes longer than this resets the connection.",
+  },
+  { key: "backend_max_pipeline", prop: "backendMaxPipeline", kind: "int", doc: "Set backend pipeline buffer size." },
+  {
+    key: "backend_primary_only",
+    prop: "backendPrimaryOnly",
+    kind: "bool",
+    doc: "Set backend never read replica groups, default is false",
+  },
+  {
+    key: "backend_primary_parallel",
+    prop: "backendPrimaryParallel",
+    kind: "int",
+    doc: "Set backend parallel connections per server",
+  },
+  {
+    key: "backend_replica_parallel",
+    prop: "backendReplicaParallel",
+    kind: "int",
+    doc: "Parallel connections per replica server.",
+  },
+  {
+    key: "backend_keepalive_period",
+    prop: "backendKeepalivePeriod",
+    kind: "duration",
+    doc: "Set backend tcp keepalive period. (0 to disable)",
+  },
+  {
+    key: "backend_number_databases",
+    prop: "backendNumberDatabases",
+    kind: "int",
+    doc: "Set number of databases of backend.",
+  },
+  {
+    key: "session_recv_bufsize",
+    prop: "sessionRecvBufsize",
+    kind: "size",
+    doc:
+      "If there is no request from client for a long time, the connection will be closed. (0 to disable)\nSet session recv buffer size & timeout.",
+  },
+  {
+    key: "session_recv_timeout",
+    prop: "sessionRecvTimeout",
+    kind: "duration",
+    doc: "Idle clients are disconnected after this long. (0 to disable)",
+  },
+  {
+    key: "session_send_bufsize",
+    prop: "sessionSendBufsize",
+    kind: "size",
+    doc: "Set session send buffer size & timeout.",
+  },
+  {
+    key: "session_send_timeout",
+    prop: "sessionSendTimeout",
+    kind: "duration",
+    doc: "A client that does not read its replies for this long is disconnected.",
+  },
+  {
+    key: "session_max_pipeline",
+    prop: "sessionMaxPipeline",
+    kind: "int",
+    doc:
+      "Make sure this is higher than the max number of requests for each pipeline request, or your client may be blocked.\nSet session pipeline buffer size.",
+  },
+  {
+    key: "session_keepalive_period",
+    prop: "sessionKeepalivePeriod",
+    kind: "duration",
+    doc: "Set session tcp keepalive period. (0 to disable)",
+  },
+  {
+    key: "session_break_on_failure",
+    prop: "sessionBreakOnFailure",
+    kind: "bool",
+    doc:
+      "Set session to be sensitive to failures. Default is false, instead of closing socket, proxy will send an error response to client.",
+  },
+  {
+    key: "max_bulk_length",
+    prop: "maxBulkLength",
+    kind: "size",
+    doc: "Longest bulk string accepted in a request or reply (not in Codis, which fixes it at 512mb).",
+  },
+  {
+    key: "max_array_length",
+    prop: "maxArrayLength",
+    kind: "int",
+    doc: "Most elements accepted in a request or reply array (not in Codis, which fixes it at 1048576).",
+  },
+  {
+    key: "slot_lock_timeout",
+    prop: "slotLockTimeout",
+    kind: "duration",
+    doc:
+      "How long a request waits for a slot locked by a migration before it fails (not in Codis, which waits forever).",
+  },
+  {
+    key: "metrics_report_server",
+    prop: "metricsReportServer",
+    kind: "string",
+    doc:
+      "Set metrics server (such as http://localhost:28000), proxy will report json formatted metrics to specified server in a predefined period.",
+  },
+  {
+    key: "metrics_report_period",
+    prop: "metricsReportPeriod",
+    kind: "duration",
+    doc: "Period of the metrics reports.",
+  },
+  {
+    key: "metrics_report_influxdb_server",
+    prop: "metricsReportInfluxdbServer",
+    kind: "string",
+    doc: "Set influxdb server (such as http://localhost:8086), proxy will report metrics to influxdb.",
+  },
+  {
+    key: "metrics_report_influxdb_period",
+    prop: "metricsReportInfluxdbPeriod",
+    kind: "duration",
+    doc: "Period of the influxdb reports.",
+  },
+  {
+    key: "metrics_report_influxdb_username",
+    prop: "metricsReportInfluxdbUsername",
+    kind: "string",
+    doc: "InfluxDB user.",
+  },
+  {
+    key: "metrics_report_influxdb_password",
+    prop: "metricsReportInfluxdbPassword",
+    kind: "string",
+    doc: "InfluxDB password.",
+    secret: true,
+  },
+  {
+    key: "metrics_report_influxdb_database",
+    prop: "metricsReportInfluxdbDatabase",
+    kind: "string",
+    doc: "InfluxDB database.",
+  },
+  {
+    key: "metrics_report_statsd_server",
+    prop: "metricsReportStatsdServer",
+    kind: "string",
+    doc: "Set statsd server (such as localhost:8125), proxy will report metrics to statsd.",
+  },
+  {
+    key: "metrics_report_statsd_period",
+    prop: "metricsReportStatsdPeriod",
+    kind: "duration",
+    doc: "Period of the statsd reports.",
+  },
+  {
+    key: "metrics_report_statsd_prefix",
+    prop: "metricsReportStatsdPrefix",
+    kind: "string",
+    doc: "Prefix of the statsd keys.",
+  },
+];
+
+const HEADER = `
+##################################################
+#                                                #
+#                  Codis-Proxy                   #
+#                                                #
+##################################################
+# Durations: "30s", "1m30s", "500ms" (a bare number is seconds).
+# Sizes: "128kb", "1mb" (binary units; a bare number is bytes).
+`;
+
+/** Parses `proxy.toml` text on top of the defaults, then validates the result. */
+export function parseProxyConfig(text: string, source = "proxy.toml"): ProxyConfig {
+  return validateProxyConfig(parseConfig(PROXY_CONFIG_FIELDS, { ...DEFAULT_PROXY_CONFIG }, text, source));
+}
+
+/** Checks the rules Codis checks; throws {@linkcode ConfigError} naming the key. */
+export function validateProxyConfig(c: ProxyConfig): ProxyConfig {
+  const bad = (key: string, why: string) => new ConfigError(`Invalid proxy config: ${key} ${why}`);
+  if (!c.protoType) throw bad("proto_type", "is empty");
+  if (!["tcp", "tcp4", "tcp6", "unix"].includes(c.protoType)) {
+    throw bad("proto_type", `"${c.protoType}" is not one of tcp, tcp4, tcp6, unix`);
+  }
+  if (!c.proxyAddr) throw bad("proxy_addr", "is empty");
+  if (!c.adminAddr) throw bad("admin_addr", "is empty");
+  if (!c.productName) throw bad("product_name", "is empty");
+  if (!isValidProductName(c.productName)) {
+    throw bad("product_name", `"${c.productName}" must match ^\\w[\\w.-]*$`);
+  }
+  if (c.jodisName && !["zookeeper", "zk", "etcd"].includes(c.jodisName)) {
+    throw bad("jodis_name", `"${c.jodisName}" is not zookeeper or etcd`);
+  }
+  if (c.jodisName && !c.jodisAddr) throw bad("jodis_addr", "is required when jodis_name is set");
+  if (c.proxyMaxClients < 0) throw bad("proxy_max_clients", "is negative");
+  if (c.backendMaxPipeline < 0) throw bad("backend_max_pipeline", "is negative");
+  if (c.backendPrimaryParallel < 0) throw bad("backend_primary_parallel", "is negative");
+  if (c.backendReplicaParallel < 0) throw bad("backend_replica_parallel", "is negative");
+  if (c.backendNumberDatabases < 1) throw bad("backend_number_databases", "must be at least 1");
+  if (c.sessionMaxPipeline < 0) throw bad("session_max_pipeline", "is negative");
+  if (c.maxArrayLength < 1) throw bad("max_array_length", "must be at least 1");
+  if (c.maxBulkLength < 1) throw bad("max_bulk_length", "must be at least 1");
+  if (c.backendRecvBufsize < 1024) throw bad("backend_recv_bufsize", "must be at least 1kb");
+  if (c.sessionRecvBufsize < 1024) throw bad("session_recv_bufsize", "must be at least 1kb");
+  return c;
+}
+
+/** The default `proxy.toml`, with comments (`codis-proxy --default-config`). */
+export function defaultProxyToml(): string {
+  return renderToml(PROXY_CONFIG_FIELDS, DEFAULT_PROXY_CONFIG, HEADER);
+}
+
+/** The configuration as the admin API shows it (secrets left out). */
+export function proxyConfigJson(c: ProxyConfig): Record<string, string | number | boolean> {
+  return configToJson(PROXY_CONFIG_FIELDS, c);
+}

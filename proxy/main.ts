@@ -1,0 +1,150 @@
+/**
+ * codis-proxy: flags → config → {@linkcode startProxy}.
+ *
+ * ```
+ * codis-proxy [--ncpu=N [--max-ncpu=MAX]] [--config=CONF] [--log=FILE] [--log-level=LEVEL]
+ *             [--host-admin=ADDR] [--host-proxy=ADDR] [--fillslots=FILE]
+ *             [--ulimit=NLIMIT] [--pidfile=FILE]
+ *             [--product_name=NAME] [--product_auth=AUTH] [--session_auth=AUTH]
+ * codis-proxy --default-config
+ * codis-proxy --version
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { slotsFromJson } from "../coord/models.ts";
+import { log, parseLogLevel } from "../utils/log.ts";
+import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
+import { DEFAULT_PROXY_CONFIG, defaultProxyToml, parseProxyConfig, validateProxyConfig } from "./config.ts";
+import { startProxy } from "./proxy.ts";
+import { runProgram, UsageError, writePidFile } from "../utils/program.ts";
+
+const USAGE = `Usage:
+    codis-proxy [--ncpu=N [--max-ncpu=MAX]] [--config=CONF] [--log=FILE] [--log-level=LEVEL]
+                [--host-admin=ADDR] [--host-proxy=ADDR] [--fillslots=FILE]
+                [--ulimit=NLIMIT] [--pidfile=FILE]
+                [--product_name=NAME] [--product_auth=AUTH] [--session_auth=AUTH]
+    codis-proxy --default-config
+    codis-proxy --version
+
+Options:
+    --ncpu=N, --max-ncpu=MAX    Go runtime threads in Codis; accepted and ignored here.
+    -c CONF, --config=CONF      run with the specific configuration (default: built-in defaults).
+    -l FILE, --log=FILE         set path/name of daily rotated log file.
+    --log-level=LEVEL           set the log-level, should be INFO,WARN,DEBUG or ERROR, default is INFO.
+    --host-admin=ADDR           advertised admin address (default: from admin_addr).
+    --host-proxy=ADDR           advertised proxy address (default: from proxy_addr).
+    --fillslots=FILE            static mode: fill the slots from a JSON file and go online.
+    --ulimit=NLIMIT             refuse to start if 'ulimit -n' is below NLIMIT.
+    --pidfile=FILE              write the process id to FILE.
+    --product_name, --product_auth, --session_auth   override proxy.toml.
+`;
+
+async function main(args: string[]): Promise<number> {
+  const { values: flags } = parseArgs({
+    args,
+    options: {
+      "ncpu": { type: "string" },
+      "max-ncpu": { type: "string" },
+      "config": { type: "string", short: "c" },
+      "log": { type: "string", short: "l" },
+      "log-level": { type: "string" },
+      "host-admin": { type: "string" },
+      "host-proxy": { type: "string" },
+      "dashboard": { type: "string" },
+      "zookeeper": { type: "string" },
+      "zookeeper-auth": { type: "string" },
+      "etcd": { type: "string" },
+      "etcd-auth": { type: "string" },
+      "filesystem": { type: "string" },
+      "fillslots": { type: "string" },
+      "ulimit": { type: "string" },
+      "pidfile": { type: "string" },
+      "product_name": { type: "string" },
+      "product_auth": { type: "string" },
+      "session_auth": { type: "string" },
+      "default-config": { type: "boolean" },
+      "version": { type: "boolean" },
+      "help": { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (flags.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (flags["default-config"]) {
+    console.log(defaultProxyToml());
+    return 0;
+  }
+  if (flags.version) {
+    console.log(`version: ${VERSION_TEXT}\ncompile: ${COMPILE_TEXT}`);
+    return 0;
+  }
+  if (flags["log-level"]) {
+    const level = parseLogLevel(flags["log-level"]);
+    if (!level) {
+      throw new UsageError(`invalid --log-level "${flags["log-level"]}": use DEBUG, INFO, WARN, ERROR or NONE`);
+    }
+    log.setLevel(level);
+  }
+  if (flags.log) log.setFile(flags.log);
+  for (const f of ["dashboard", "zookeeper", "etcd", "filesystem"] as const) {
+    if (flags[f] !== undefined) {
+      throw new UsageError(
+        `--${f} needs the dashboard, which this build does not have yet; use --fillslots or the admin API`,
+      );
+    }
+  }
+  if (flags.ulimit) await checkUlimit(flags.ulimit);
+
+  const config = flags.config
+    ? parseProxyConfig(await Deno.readTextFile(flags.config), flags.config)
+    : { ...DEFAULT_PROXY_CONFIG };
+  if (flags.product_name !== undefined) config.productName = flags.product_name;
+  if (flags.product_auth !== undefined) config.productAuth = flags.product_auth;
+  if (flags.session_auth !== undefined) config.sessionAuth = flags.session_auth;
+  validateProxyConfig(config);
+
+  let fillSlots;
+  if (flags.fillslots) {
+    const text = await Deno.readTextFile(flags.fillslots);
+    try {
+      fillSlots = slotsFromJson(JSON.parse(text));
+    } catch (e) {
+      throw new UsageError(`Cannot use --fillslots file "${flags.fillslots}": ${e instanceof Error ? e.message : e}`);
+    }
+  }
+
+  const proxy = await startProxy({
+    config,
+    hostProxy: flags["host-proxy"],
+    hostAdmin: flags["host-admin"],
+    fillSlots,
+  });
+  const removePid = flags.pidfile ? writePidFile(flags.pidfile) : () => {};
+  const stop = () => void proxy.close();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  if (!proxy.online) log.info("proxy is waiting to be brought online (admin API: PUT /api/proxy/start/:xauth)");
+  await proxy.done;
+  Deno.removeSignalListener("SIGINT", stop);
+  Deno.removeSignalListener("SIGTERM", stop);
+  removePid();
+  log.info("proxy is exiting");
+  return 0;
+}
+
+async function checkUlimit(text: string): Promise<void> {
+  if (!/^\d+$/.test(text)) throw new UsageError(`invalid --ulimit "${text}": not an integer`);
+  const out = await new Deno.Command("sh", { args: ["-c", "ulimit -n"], stdout: "piped" }).output();
+  const limit = new TextDecoder().decode(out.stdout).trim();
+  if (limit !== "unlimited" && Number(limit) < Number(text)) {
+    throw new UsageError(`ulimit -n is ${limit}, below --ulimit=${text}`);
+  }
+}
+
+if (import.meta.main) runProgram("codis-proxy", main);

@@ -1,0 +1,223 @@
+/**
+ * MGET, MSET, DEL, UNLINK, TOUCH and EXISTS across slots: split into one sub-request per backend
+ * connection (not one per key, as Codis does), sent concurrently, and merged into the reply the
+ * client expects. Keys of slots that are blocked or migrating get a sub-request per slot, so each
+ * follows its slot's own rules.
+ *
+ * @module
+ */
+
+import { ReplyScanner } from "../redis/resp_scanner.ts";
+import { ByteWriter } from "../redis/resp_writer.ts";
+import { parseInteger } from "../redis/resp_scanner.ts";
+import { slotOf } from "../redis/slot_hash.ts";
+import type { BackendConn } from "./backend.ts";
+import type { CommandInfo, SplitRule } from "./command_table.ts";
+import { releaseSlots, type Request } from "./request.ts";
+import type { Routed, Router, Slot } from "./router.ts";
+
+const scanner = new ReplyScanner();
+
+/** Merges the sub-replies of one split request. */
+class Merge {
+  readonly parent: Request;
+  readonly rule: SplitRule;
+  readonly name: string;
+  #remaining = 0;
+  #parts: Uint8Array[] = [];
+  // For MGET: for each key, the part holding its value and the value's offsets in it.
+  #refs: Int32Array;
+  #sum = 0;
+  #errorReply: Uint8Array | null = null;
+  #failure: string | null = null;
+
+  constructor(parent: Request, rule: SplitRule, name: string, keyCount: number) {
+    this.parent = parent;
+    this.rule = rule;
+    this.name = name;
+    this.#refs = new Int32Array(rule === "mget" ? keyCount * 3 : 0);
+  }
+
+  expect(): void {
+    this.#remaining++;
+  }
+
+  replied(sub: SubRequest, buf: Uint8Array, start: number, end: number): void {
+    const type = buf[start];
+    if (type === 0x2d) { // error reply: the first one becomes the whole reply
+      this.#errorReply ??= buf.slice(start, end);
+    } else if (this.rule === "mget") {
+      this.#collectValues(sub, buf, start, end);
+    } else if (this.rule === "mset") {
+      if (type !== 0x2b) this.#failure ??= `ERR handle response, bad mset resp: expected a status reply`;
+    } else {
+      const n = type === 0x3a ? parseInteger(buf, start + 1, end - 2) : NaN;
+      if (n !== n) this.#failure ??= `ERR handle response, bad ${this.name.toLowerCase()} resp: expected an integer`;
+      else this.#sum += n;
+    }
+    this.#done();
+  }
+
+  failed(message: string): void {
+    this.#failure ??= message;
+    this.#done();
+  }
+
+  #collectValues(sub: SubRequest, buf: Uint8Array, start: number, end: number): void {
+    const keys = sub.keys;
+    let lineEnd = start + 1;
+    while (buf[lineEnd] !== 13) lineEnd++;
+    const n = buf[start] === 0x2a ? parseInteger(buf, start + 1, lineEnd) : -1;
+    if (n !== keys.length) {
+      this.#failure ??= `ERR handle response, bad mget resp: expected an array of ${keys.length} values`;
+      return;
+    }
+    const part = buf.slice(start, end);
+    const partIndex = this.#parts.length;
+    this.#parts.push(part);
+    let pos = lineEnd + 2 - start;
+    const refs = this.#refs;
+    for (let i = 0; i < n; i++) {
+      const next = scanner.scan(part, pos, part.length);
+      const k = keys[i] * 3;
+      refs[k] = partIndex;
+      refs[k + 1] = pos;
+      refs[k + 2] = next;
+      pos = next;
+    }
+  }
+
+  #done(): void {
+    if (--this.#remaining > 0) return;
+    const parent = this.parent;
+    if (this.#failure !== null) {
+      parent.sink.failed(parent, this.#failure, false);
+    } else if (this.#errorReply !== null) {
+      parent.sink.replied(parent, this.#errorReply, 0, this.#errorReply.length);
+    } else {
+      const out = new ByteWriter(64);
+      if (this.rule === "mget") {
+        const refs = this.#refs;
+        const count = refs.length / 3;
+        out.appendHeader(0x2a, count);
+        for (let k = 0; k < count; k++) {
+          out.append(this.#parts[refs[k * 3]], refs[k * 3 + 1], refs[k * 3 + 2]);
+        }
+      } else if (this.rule === "mset") {
+        out.appendSimple("OK");
+      } else {
+        out.appendInteger(this.#sum);
+      }
+      parent.sink.replied(parent, out.bytes, 0, out.length);
+    }
+  }
+}
+
+/** One part of a split request: the keys that go to one backend connection (or one slot). */
+class SubRequest implements Routed {
+  readonly merge: Merge;
+  /** Positions (0-based) of this part's keys among the request's keys. */
+  readonly keys: number[];
+  readonly db: number;
+  readonly seed: number;
+  slots: Slot[] | null = null;
+
+  constructor(merge: Merge, keys: number[], db: number, seed: number) {
+    this.merge = merge;
+    this.keys = keys;
+    this.db = db;
+    this.seed = seed;
+  }
+
+  onReply(buf: Uint8Array, start: number, end: number): void {
+    releaseSlots(this);
+    this.merge.replied(this, buf, start, end);
+  }
+
+  onFailure(reason: string): void {
+    releaseSlots(this);
+    this.merge.failed(`ERR handle response, ${reason}`);
+  }
+
+  reject(reason: string): void {
+    releaseSlots(this);
+    this.merge.failed(`ERR handle request, ${reason}`);
+  }
+}
+
+interface Group {
+  keys: number[];
+  slots: number[];
+}
+
+/**
+ * Splits the request and sends its parts. `args` holds `argc` argument offsets into `buf`; the
+ * caller has checked the arity and that there are at least two keys.
+ */
+export function dispatchSplit(
+  router: Router,
+  parent: Request,
+  cmd: CommandInfo,
+  buf: Uint8Array,
+  frame: readonly [start: number, end: number],
+  args: Int32Array,
+  argc: number,
+  readOnly: boolean,
+): void {
+  const rule = cmd.split!;
+  const step = rule === "mset" ? 2 : 1;
+  const keyCount = (argc - 1) / step;
+  const byConn = new Map<BackendConn, Group>();
+  const bySlot = new Map<number, Group>();
+  for (let k = 0; k < keyCount; k++) {
+    const a = 1 + k * step;
+    const slotId = slotOf(buf, args[a * 2], args[a * 2 + 1]);
+    const conn = router.directConn(slotId, parent.db, parent.seed, readOnly);
+    const map = conn ? byConn : bySlot;
+    const mapKey = conn ?? slotId;
+    let group = (map as Map<unknown, Group>).get(mapKey);
+    if (!group) {
+      group = { keys: [], slots: [] };
+      (map as Map<unknown, Group>).set(mapKey, group);
+    }
+    group.keys.push(k);
+    if (conn && !group.slots.includes(slotId)) group.slots.push(slotId);
+  }
+
+  if (bySlot.size === 0 && byConn.size === 1) {
+    // Every key is served by one connection: forward the request unchanged, nothing to merge.
+    const [conn, group] = byConn.entries().next().value!;
+    for (const s of group.slots) router.hold(parent, router.slots[s]);
+    conn.send(parent, buf, frame[0], frame[1]);
+    return;
+  }
+
+  const merge = new Merge(parent, rule, cmd.name, keyCount);
+  const parts: [SubRequest, Uint8Array, BackendConn | number][] = [];
+  const build = (group: Group) => {
+    const w = new ByteWriter(64);
+    w.appendHeader(0x2a, 1 + group.keys.length * step);
+    w.appendBulk(buf, args[0], args[1]);
+    for (const k of group.keys) {
+      const a = 1 + k * step;
+      w.appendBulk(buf, args[a * 2], args[a * 2 + 1]);
+      if (step === 2) w.appendBulk(buf, args[a * 2 + 2], args[a * 2 + 3]);
+    }
+    merge.expect();
+    return [new SubRequest(merge, group.keys, parent.db, parent.seed), w.view()] as const;
+  };
+  for (const [conn, group] of byConn) {
+    const [sub, bytes] = build(group);
+    for (const s of group.slots) router.hold(sub, router.slots[s]);
+    parts.push([sub, bytes, conn]);
+  }
+  for (const [slotId, group] of bySlot) {
+    const [sub, bytes] = build(group);
+    parts.push([sub, bytes, slotId]);
+  }
+  // Everything is counted before the first part is sent, so early replies cannot finish the merge.
+  for (const [sub, bytes, target] of parts) {
+    if (typeof target === "number") router.dispatch(sub, target, bytes, 0, bytes.length, readOnly);
+    else target.send(sub, bytes, 0, bytes.length);
+  }
+}

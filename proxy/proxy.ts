@@ -1,0 +1,279 @@
+/**
+ * The proxy: owns the Redis listener and its sessions, the router, the admin HTTP API, the
+ * counters and the once-a-second ticker. {@linkcode startProxy} is the one entry point.
+ *
+ * @module
+ */
+
+import { log } from "../utils/log.ts";
+import { advertisedAddr, formatAddr, parseAddr } from "../utils/addr.ts";
+import { newToken, newXAuth } from "../utils/xauth.ts";
+import { goTimeString, hostName, unameAll } from "../utils/process_info.ts";
+import type { ProxyModel, SlotSpec } from "../coord/models.ts";
+import type { ProxyConfig } from "./config.ts";
+import { Router } from "./router.ts";
+import { Session, type SessionHost } from "./session.ts";
+import { ProxyStats, STATS_CMD, STATS_RUNTIME } from "./stats.ts";
+import { serveProxyAdmin } from "./admin_api.ts";
+
+/** Options of {@linkcode startProxy}. */
+export interface ProxyOptions {
+  config: ProxyConfig;
+  /** Advertised Redis address (`--host-proxy`); default: derived from the bound address. */
+  hostProxy?: string;
+  /** Advertised admin address (`--host-admin`); default: derived from the bound address. */
+  hostAdmin?: string;
+  /** A static slot table (`--fillslots`): filled, then the proxy goes online by itself. */
+  fillSlots?: SlotSpec[];
+}
+
+/** A running proxy. */
+export class Proxy implements SessionHost {
+  readonly config: ProxyConfig;
+  readonly router: Router;
+  readonly stats = new ProxyStats();
+  readonly model: ProxyModel;
+  /** The key of this proxy's admin API. */
+  readonly xauth: string;
+  #listener: Deno.Listener;
+  #admin: Deno.HttpServer | null = null;
+  #sessions = new Set<Session>();
+  #ticker: ReturnType<typeof setInterval>;
+  #closed = false;
+  #done: Promise<void>;
+  #resolveDone!: () => void;
+  #accepting: Promise<void>;
+
+  /** Use {@linkcode startProxy}. */
+  constructor(config: ProxyConfig, listener: Deno.Listener, model: ProxyModel) {
+    this.config = config;
+    this.#listener = listener;
+    this.model = model;
+    this.xauth = newXAuth(config.productName, config.productAuth, model.token);
+    this.router = new Router({
+      backend: {
+        auth: config.productAuth,
+        recvBufsize: config.backendRecvBufsize,
+        sendBufsize: config.backendSendBufsize,
+        recvTimeout: config.backendRecvTimeout,
+        sendTimeout: config.backendSendTimeout,
+        maxPipeline: config.backendMaxPipeline,
+        pingPeriod: config.backendPingPeriod > 0 ? Math.max(1000, config.backendPingPeriod) : 0,
+        keepalivePeriod: config.backendKeepalivePeriod,
+        limits: {
+          maxBulkLength: config.maxBulkLength,
+          maxArrayLength: config.maxArrayLength,
+          maxInlineLength: 64 * 1024,
+        },
+      },
+      primaryParallel: config.backendPrimaryParallel,
+      replicaParallel: config.backendReplicaParallel,
+      primaryOnly: config.backendPrimaryOnly,
+      slotLockTimeout: config.slotLockTimeout,
+    });
+    this.#done = new Promise((resolve) => this.#resolveDone = resolve);
+    this.stats.usage.sample();
+    this.#ticker = setInterval(() => this.#tick(), 1000);
+    this.#accepting = this.#acceptLoop();
+  }
+
+  /** True once the router is online (sessions are served). */
+  get online(): boolean {
+    return this.router.online;
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Resolves when the proxy has shut down. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  /** Number of open client sessions. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** The admin HTTP server (set by {@linkcode startProxy}). */
+  set adminServer(server: Deno.HttpServer) {
+    this.#admin = server;
+  }
+
+  /** Goes online: sessions are served from now on. Idempotent. */
+  start(): void {
+    if (this.#closed) throw new Error("use of closed proxy");
+    if (!this.router.online) log.info(`proxy ${this.model.proxyAddr} is online`);
+    this.router.start();
+  }
+
+  /** Installs slot states (see {@linkcode Router.fill}). */
+  async fillSlots(specs: SlotSpec[]): Promise<void> {
+    if (this.#closed) throw new Error("use of closed proxy");
+    await this.router.fill(specs);
+  }
+
+  /** Codis's stats JSON; `flags` is the bitmask of `/api/proxy/stats/:xauth/:flags`. */
+  statsJson(flags: number): Record<string, unknown> {
+    return {
+      online: this.router.online,
+      closed: this.#closed,
+      sentinels: {},
+      ...this.stats.toJson(flags),
+      backend: { primary_only: this.config.backendPrimaryOnly },
+    };
+  }
+
+  /** Full stats, as `/proxy/stats` shows them. */
+  fullStatsJson(): Record<string, unknown> {
+    return this.statsJson(STATS_CMD | STATS_RUNTIME);
+  }
+
+  sessionClosed(session: Session): void {
+    if (this.#sessions.delete(session)) this.stats.sessionsAlive--;
+  }
+
+  async #acceptLoop(): Promise<void> {
+    const tcp = this.config.protoType !== "unix";
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (e) {
+        if (this.#closed || e instanceof Deno.errors.BadResource) return;
+        log.warn("accept failed", e);
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      if (tcp) {
+        const c = conn as Deno.TcpConn;
+        c.setNoDelay(true);
+        if (this.config.sessionKeepalivePeriod > 0) c.setKeepAlive(true);
+      }
+      const session = new Session(conn, this);
+      this.#sessions.add(session);
+      this.stats.sessionsTotal++;
+      this.stats.sessionsAlive++;
+      if (!this.router.online) session.start("ERR router is not online");
+      else if (this.config.proxyMaxClients > 0 && this.stats.sessionsAlive > this.config.proxyMaxClients) {
+        session.start("ERR max number of clients reached");
+      } else session.start();
+    }
+  }
+
+  #tick(): void {
+    const now = performance.now();
+    this.stats.tick();
+    this.router.tick(now);
+    for (const s of this.#sessions) s.tick(now);
+  }
+
+  /**
+   * Shuts down: stops accepting, lets sessions finish what they sent (up to `graceMs`), then
+   * closes backends and the admin API. Idempotent.
+   */
+  async close(graceMs = 5000): Promise<void> {
+    if (this.#closed) return this.#done;
+    this.#closed = true;
+    log.info(`proxy ${this.model.proxyAddr} is closing`);
+    try {
+      this.#listener.close();
+    } catch {
+      // already closed
+    }
+    await this.#accepting;
+    const sessions = [...this.#sessions];
+    for (const s of sessions) s.closeGracefully();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(sessions.map((s) => s.finished)),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs)),
+    ]);
+    clearTimeout(timer);
+    for (const s of this.#sessions) s.close();
+    clearInterval(this.#ticker);
+    this.router.close();
+    if (this.#admin) await this.#admin.shutdown();
+    if (this.config.protoType === "unix") {
+      try {
+        Deno.removeSync(this.config.proxyAddr);
+      } catch {
+        // gone already
+      }
+    }
+    this.#resolveDone();
+  }
+}
+
+function listen(config: ProxyConfig): Deno.Listener {
+  if (config.protoType === "unix") {
+    try {
+      Deno.removeSync(config.proxyAddr);
+    } catch {
+      // no stale socket
+    }
+    return Deno.listen({ transport: "unix", path: config.proxyAddr });
+  }
+  const { host, port } = parseAddr(config.proxyAddr);
+  const hostname = host || (config.protoType === "tcp6" ? "::" : "0.0.0.0");
+  return Deno.listen({ hostname, port, transport: "tcp" });
+}
+
+function boundAddr(addr: Deno.Addr): string {
+  return addr.transport === "tcp" || addr.transport === "udp"
+    ? formatAddr(addr.hostname, addr.port)
+    : (addr as Deno.UnixAddr).path;
+}
+
+/**
+ * Binds the Redis and admin listeners, computes the proxy's identity, and starts serving. With
+ * `fillSlots` the slot table is installed and the proxy goes online at once; otherwise it waits
+ * to be brought online through its admin API.
+ */
+export async function startProxy(options: ProxyOptions): Promise<Proxy> {
+  const config = options.config;
+  const listener = listen(config);
+  const proxyBound = boundAddr(listener.addr);
+  const adminWanted = parseAddr(config.adminAddr);
+  let proxy: Proxy | null = null;
+  let admin: Deno.HttpServer;
+  let adminPort = 0;
+  try {
+    admin = serveProxyAdmin(() => proxy!, {
+      hostname: adminWanted.host || "0.0.0.0",
+      port: adminWanted.port,
+      onListen: (a) => adminPort = a.port,
+    });
+  } catch (e) {
+    listener.close();
+    throw e;
+  }
+  const adminBound = formatAddr(adminWanted.host || "0.0.0.0", (admin.addr as Deno.NetAddr).port || adminPort);
+  const proxyAdvertised = options.hostProxy ??
+    (listener.addr.transport === "tcp" ? advertisedAddr(listener.addr.hostname, listener.addr.port) : proxyBound);
+  const adminAdvertised = options.hostAdmin ?? advertisedAddr(adminWanted.host, (admin.addr as Deno.NetAddr).port);
+  const model: ProxyModel = {
+    token: newToken(config.productName, proxyBound, adminBound),
+    startTime: goTimeString(),
+    adminAddr: adminAdvertised,
+    protoType: config.protoType,
+    proxyAddr: proxyAdvertised,
+    jodisPath: "",
+    productName: config.productName,
+    pid: Deno.pid,
+    pwd: Deno.cwd(),
+    sys: unameAll(),
+    hostname: hostName(),
+    datacenter: config.proxyDatacenter,
+  };
+  proxy = new Proxy(config, listener, model);
+  proxy.adminServer = admin;
+  log.info(`proxy ${model.proxyAddr} (admin ${model.adminAddr}) started, token ${model.token}`);
+  if (options.fillSlots) {
+    await proxy.fillSlots(options.fillSlots);
+    proxy.start();
+  }
+  return proxy;
+}

@@ -1,0 +1,72 @@
+/**
+ * A client request on its way through the proxy: created by the session when parsed, sent by
+ * the router, answered by a backend connection (or failed), and written back by the session in
+ * the client's order.
+ *
+ * @module
+ */
+
+import type { OpStats } from "./stats.ts";
+import type { Routed, Slot } from "./router.ts";
+
+/** Where a request's outcome goes (the session). */
+export interface ReplySink {
+  /** The request's reply is `buf[start, end)` (valid only during the call). */
+  replied(req: Request, buf: Uint8Array, start: number, end: number): void;
+  /**
+   * The request failed with the error `message` (e.g. `ERR handle request, …`); `requestSide`
+   * when it failed before reaching a backend.
+   */
+  failed(req: Request, message: string, requestSide: boolean): void;
+}
+
+/** Releases the slot references a routed request holds. */
+export function releaseSlots(r: Routed): void {
+  const slots = r.slots;
+  if (slots === null) return;
+  r.slots = null;
+  for (let i = 0; i < slots.length; i++) slots[i].release();
+}
+
+/** One client request. */
+export class Request implements Routed {
+  readonly sink: ReplySink;
+  /** Counters of the request's command. */
+  readonly op: OpStats;
+  readonly db: number;
+  readonly seed: number;
+  /** `clock.now` when the request was read. */
+  readonly startedAt: number;
+  slots: Slot[] | null = null;
+  /** Set once the outcome is known. */
+  done = false;
+  /** The reply, kept until the requests before it are written. */
+  reply: Uint8Array | null = null;
+  /** The reply is an error made by the proxy (counted in `fails`). */
+  proxyError = false;
+  /** Close the session after writing this reply (QUIT, session_break_on_failure). */
+  closeAfter = false;
+
+  constructor(sink: ReplySink, op: OpStats, db: number, seed: number, startedAt: number) {
+    this.sink = sink;
+    this.op = op;
+    this.db = db;
+    this.seed = seed;
+    this.startedAt = startedAt;
+  }
+
+  onReply(buf: Uint8Array, start: number, end: number): void {
+    if (this.slots !== null) releaseSlots(this);
+    this.sink.replied(this, buf, start, end);
+  }
+
+  onFailure(reason: string): void {
+    releaseSlots(this);
+    this.sink.failed(this, `ERR handle response, ${reason}`, false);
+  }
+
+  reject(reason: string): void {
+    releaseSlots(this);
+    this.sink.failed(this, `ERR handle request, ${reason}`, true);
+  }
+}

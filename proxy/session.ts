@@ -1,0 +1,676 @@
+/**
+ * A client session: reads requests, dispatches each at once to its slot's backend, and writes
+ * the replies strictly in request order while different backends work concurrently.
+ *
+ * Replies that arrive in order are copied straight into the output buffer; those that arrive
+ * early are kept until the requests before them are answered. Output is written once per
+ * microtask turn, so a pipeline's replies leave in as few writes as possible. When a client has
+ * `session_max_pipeline` unanswered requests the session stops reading from it until replies
+ * drain (Codis closes the connection instead).
+ *
+ * @module
+ */
+
+import { NEED_MORE, PROTOCOL_ERROR, RequestScanner } from "../redis/resp_scanner.ts";
+import { ByteWriter, encodeError } from "../redis/resp_writer.ts";
+import { MAX_SLOT_NUM, slotOf } from "../redis/slot_hash.ts";
+import { Fifo } from "../utils/fifo.ts";
+import {
+  argEquals,
+  argInteger,
+  type CommandInfo,
+  findKeyword,
+  isReadOnly,
+  lookupCommand,
+  MAX_COMMAND_NAME,
+  NOT_ALLOWED,
+  routeIndex,
+} from "./command_table.ts";
+import type { ProxyConfig } from "./config.ts";
+import { dispatchSplit } from "./multi_key.ts";
+import { type ReplySink, Request } from "./request.ts";
+import type { Router } from "./router.ts";
+import { clock, OpStats, type ProxyStats } from "./stats.ts";
+
+/** What a session needs from its proxy. */
+export interface SessionHost {
+  readonly config: ProxyConfig;
+  readonly router: Router;
+  readonly stats: ProxyStats;
+  /** Called once when the session ends. */
+  sessionClosed(session: Session): void;
+}
+
+const decoder = new TextDecoder();
+const INVALID_OP = new OpStats("");
+const ADDRESS = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
+
+let nextSessionId = 1;
+
+/** One client connection. */
+export class Session implements ReplySink {
+  /** Unique per process; also the seed that spreads its requests over connections. */
+  readonly id: number = nextSessionId++;
+  /** The client's address. */
+  readonly remoteAddr: string;
+  /** Unix milliseconds when the session started. */
+  readonly createdAt = Date.now();
+  /** The selected database. */
+  db = 0;
+  /** Requests read so far. */
+  ops = 0;
+  #conn: Deno.Conn;
+  #host: SessionHost;
+  #config: ProxyConfig;
+  #authorized: boolean;
+  #name = "";
+  #queue = new Fifo<Request>(64);
+  #maxPipeline: number;
+  #out: ByteWriter;
+  #spare: ByteWriter;
+  #scratch = new ByteWriter(256);
+  #flushing = false;
+  #flushScheduled = false;
+  #closing = false;
+  #closed = false;
+  #lastReadAt = performance.now();
+  #writeStartedAt = 0;
+  #drained: (() => void) | null = null;
+  #finished: Promise<void> = Promise.resolve();
+  #flushTask = () => {
+    this.#flushScheduled = false;
+    if (!this.#flushing) void this.#flush();
+  };
+
+  constructor(conn: Deno.Conn, host: SessionHost) {
+    this.#conn = conn;
+    this.#host = host;
+    this.#config = host.config;
+    this.#authorized = host.config.sessionAuth === "";
+    this.#maxPipeline = host.config.sessionMaxPipeline > 0 ? host.config.sessionMaxPipeline : Infinity;
+    const sendBuf = Math.min(host.config.sessionSendBufsize, 64 * 1024);
+    this.#out = new ByteWriter(sendBuf);
+    this.#spare = new ByteWriter(sendBuf);
+    const addr = conn.remoteAddr;
+    this.remoteAddr = addr.transport === "tcp" ? `${addr.hostname}:${addr.port}` : "unix";
+  }
+
+  /** Resolves when the session has ended. */
+  get finished(): Promise<void> {
+    return this.#finished;
+  }
+
+  /** Starts serving; `refusal` (an error text) is sent instead when the session is refused. */
+  start(refusal?: string): void {
+    if (refusal) {
+      this.#out.appendError(refusal);
+      this.#closing = true;
+      this.#scheduleFlush();
+      return;
+    }
+    this.#finished = this.#readLoop();
+  }
+
+  /** Closes the connection at once; replies still on their way are dropped. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+    this.#drained?.();
+    this.#drained = null;
+    this.#host.sessionClosed(this);
+  }
+
+  /** Stops reading; the session closes once every reply is written (graceful shutdown). */
+  closeGracefully(): void {
+    if (this.#closed) return;
+    this.#closing = true;
+    if (this.#queue.length === 0 && !this.#flushing && this.#out.length === 0) this.close();
+    else this.#scheduleFlush();
+  }
+
+  /** Called about once a second: drops idle clients and clients that stopped reading. */
+  tick(now: number): void {
+    if (this.#closed) return;
+    const c = this.#config;
+    if (this.#writeStartedAt > 0 && c.sessionSendTimeout > 0 && now - this.#writeStartedAt > c.sessionSendTimeout) {
+      this.close();
+    } else if (c.sessionRecvTimeout > 0 && this.#queue.length === 0 && now - this.#lastReadAt > c.sessionRecvTimeout) {
+      this.close();
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    const config = this.#config;
+    const base = config.sessionRecvBufsize;
+    const scanner = new RequestScanner({
+      maxBulkLength: config.maxBulkLength,
+      maxArrayLength: config.maxArrayLength,
+      maxInlineLength: 64 * 1024,
+    });
+    let buf = new Uint8Array(base);
+    let start = 0;
+    let end = 0;
+    let reset = false;
+    try {
+      for (;;) {
+        while (start < end && !this.#closing) {
+          if (this.#queue.length >= this.#maxPipeline) {
+            await new Promise<void>((resolve) => this.#drained = resolve);
+            continue;
+          }
+          const frameEnd = scanner.scan(buf, start, end);
+          if (frameEnd === NEED_MORE) break;
+          if (frameEnd === PROTOCOL_ERROR) {
+            this.#protocolError(scanner.error);
+            break;
+          }
+          if (scanner.argc > 0) {
+            if (scanner.inline) {
+              const f = scanner.inlineFrame;
+              this.#handle(f, 0, f.length, scanner.args, scanner.argc);
+            } else {
+              this.#handle(buf, start, frameEnd, scanner.args, scanner.argc);
+            }
+          }
+          start = frameEnd;
+        }
+        if (this.#closing) break;
+        if (start === end) {
+          start = end = 0;
+          if (buf.length > base * 4) buf = new Uint8Array(base);
+        } else if (end === buf.length) {
+          if (start > 0) {
+            buf.copyWithin(0, start, end);
+            end -= start;
+            start = 0;
+          } else {
+            const grown = new Uint8Array(buf.length * 2);
+            grown.set(buf);
+            buf = grown;
+          }
+        }
+        const n = await this.#conn.read(buf.subarray(end));
+        if (n === null) break; // the client is done sending: answer what it sent, then close
+        end += n;
+        const now = performance.now();
+        clock.now = now;
+        this.#lastReadAt = now;
+      }
+    } catch {
+      reset = true; // reset by the client, or closed by us
+    }
+    if (reset) this.close();
+    else this.closeGracefully();
+  }
+
+  #protocolError(reason: string): void {
+    const req = new Request(this, INVALID_OP, this.db, this.id, clock.now);
+    this.#queue.push(req);
+    req.closeAfter = true;
+    this.failed(req, `ERR ${reason}`, true);
+    this.#closing = true;
+  }
+
+  #handle(buf: Uint8Array, fStart: number, fEnd: number, args: Int32Array, argc: number): void {
+    const stats = this.#host.stats;
+    stats.total++;
+    this.ops++;
+    const nameStart = args[0];
+    const nameLen = args[1] - nameStart;
+    const cmd = nameLen > 0 && nameLen <= MAX_COMMAND_NAME ? lookupCommand(buf, nameStart, args[1]) : undefined;
+    const op = cmd
+      ? stats.byCommand[cmd.id]
+      : nameLen > 0 && nameLen <= MAX_COMMAND_NAME
+      ? stats.unknown(decoder.decode(buf.subarray(nameStart, args[1])).toUpperCase())
+      : INVALID_OP;
+    const req = new Request(this, op, this.db, this.id, clock.now);
+    this.#queue.push(req);
+    if (op === INVALID_OP) {
+      this.#reject(req, "bad command length, too short or too long");
+      return;
+    }
+    if (cmd !== undefined) {
+      if (cmd.flags & NOT_ALLOWED) {
+        this.#reject(req, `command '${cmd.name}' is not allowed`);
+        return;
+      }
+      if (cmd.special === "QUIT") {
+        req.closeAfter = true;
+        this.#closing = true;
+        this.#local(req, (w) => w.appendSimple("OK"));
+        return;
+      }
+      if (cmd.special === "AUTH") {
+        this.#auth(req, buf, args, argc);
+        return;
+      }
+    }
+    if (!this.#authorized) {
+      this.#local(req, (w) => w.appendError("NOAUTH Authentication required"));
+      return;
+    }
+    if (cmd === undefined) {
+      this.#route(req, undefined, buf, fStart, fEnd, args, argc);
+      return;
+    }
+    if (cmd.blockingOption && findKeyword(buf, args, argc, cmd.blockingOption, 1) > 0) {
+      this.#reject(req, `command '${cmd.name}' with ${cmd.blockingOption} is not allowed`);
+      return;
+    }
+    if (cmd.special !== undefined) {
+      this.#special(req, cmd, buf, fStart, fEnd, args, argc);
+      return;
+    }
+    if (cmd.split !== undefined) {
+      const step = cmd.split === "mset" ? 2 : 1;
+      if (argc < 2 || (argc - 1) % step !== 0) {
+        this.#local(req, (w) => w.appendError(`ERR wrong number of arguments for '${cmd.name}' command`));
+        return;
+      }
+      if (argc - 1 > step) {
+        dispatchSplit(this.#host.router, req, cmd, buf, [fStart, fEnd], args, argc, isReadOnly(cmd.flags));
+        return;
+      }
+    }
+    this.#route(req, cmd, buf, fStart, fEnd, args, argc);
+  }
+
+  /** Sends a request to the slot of its routing key (any online slot when it has none). */
+  #route(
+    req: Request,
+    cmd: CommandInfo | undefined,
+    buf: Uint8Array,
+    fStart: number,
+    fEnd: number,
+    args: Int32Array,
+    argc: number,
+  ): void {
+    const router = this.#host.router;
+    const ri = routeIndex(cmd, buf, args, argc);
+    let slotId: number;
+    if (ri >= 0) {
+      slotId = slotOf(buf, args[ri * 2], args[ri * 2 + 1]);
+    } else {
+      const slot = router.anyOnlineSlot((this.id * 7919 + this.ops) % MAX_SLOT_NUM);
+      if (slot === null) {
+        this.#reject(req, "slot is not ready, may be offline");
+        return;
+      }
+      slotId = slot.id;
+    }
+    router.dispatch(req, slotId, buf, fStart, fEnd, cmd !== undefined && isReadOnly(cmd.flags));
+  }
+
+  #auth(req: Request, buf: Uint8Array, args: Int32Array, argc: number): void {
+    const expected = this.#config.sessionAuth;
+    if (argc !== 2 && argc !== 3) {
+      this.#local(req, (w) => w.appendError("ERR wrong number of arguments for 'AUTH' command"));
+    } else if (expected === "") {
+      this.#local(req, (w) => w.appendError("ERR Client sent AUTH, but no password is set"));
+    } else if (argc === 3 && !argEquals(buf, args, 1, "DEFAULT")) {
+      this.#authorized = false;
+      this.#local(req, (w) => w.appendError("WRONGPASS invalid username-password pair or user is disabled."));
+    } else if (this.#arg(buf, args, argc - 1) !== expected) {
+      this.#authorized = false;
+      this.#local(req, (w) => w.appendError("ERR invalid password"));
+    } else {
+      this.#authorized = true;
+      this.#local(req, (w) => w.appendSimple("OK"));
+    }
+  }
+
+  #special(
+    req: Request,
+    cmd: CommandInfo,
+    buf: Uint8Array,
+    fStart: number,
+    fEnd: number,
+    args: Int32Array,
+    argc: number,
+  ): void {
+    const router = this.#host.router;
+    const wrongArity = () =>
+      this.#local(req, (w) => w.appendError(`ERR wrong number of arguments for '${cmd.name}' command`));
+    switch (cmd.special) {
+      case "SELECT": {
+        if (argc !== 2) return wrongArity();
+        const n = Number(this.#arg(buf, args, 1));
+        const max = this.#config.backendNumberDatabases;
+        if (!/^-?\d+$/.test(this.#arg(buf, args, 1))) {
+          this.#local(req, (w) => w.appendError("ERR invalid DB index"));
+        } else if (n < 0 || n >= max) {
+          this.#local(req, (w) => w.appendError(`ERR invalid DB index, only accept DB [0,${max})`));
+        } else {
+          this.db = n;
+          this.#local(req, (w) => w.appendSimple("OK"));
+        }
+        return;
+      }
+      case "ECHO":
+        if (argc !== 2) return wrongArity();
+        this.#local(req, (w) => w.appendBulk(buf, args[2], args[3]));
+        return;
+      case "PING":
+      case "INFO": {
+        if (argc >= 2) {
+          const first = this.#arg(buf, args, 1);
+          if (ADDRESS.test(first)) {
+            // Codis: `PING addr …` / `INFO addr …` run on that backend server.
+            const server = router.server(first);
+            if (!server) {
+              this.#local(req, (w) => w.appendError(`ERR backend server '${first}' not found`));
+              return;
+            }
+            const w = new ByteWriter(64);
+            w.appendHeader(0x2a, argc - 1);
+            w.appendBulk(buf, args[0], args[1]);
+            for (let i = 2; i < argc; i++) w.appendBulk(buf, args[i * 2], args[i * 2 + 1]);
+            server.conn(this.db, this.id).send(req, w.bytes, 0, w.length);
+            return;
+          }
+          if (cmd.special === "PING") {
+            if (argc > 2) return wrongArity();
+            this.#local(req, (w) => w.appendBulk(buf, args[2], args[3]));
+            return;
+          }
+        }
+        if (cmd.special === "PING" && router.anyOnlineSlot(0) === null) {
+          this.#local(req, (w) => w.appendSimple("PONG"));
+          return;
+        }
+        this.#route(req, cmd, buf, fStart, fEnd, args, argc);
+        return;
+      }
+      case "HELLO":
+        this.#hello(req, buf, args, argc);
+        return;
+      case "RESET":
+        this.db = 0;
+        this.#name = "";
+        this.#authorized = this.#config.sessionAuth === "";
+        this.#local(req, (w) => w.appendSimple("RESET"));
+        return;
+      case "CLIENT":
+        this.#client(req, buf, args, argc);
+        return;
+      case "SLOTSMAPPING":
+        this.#slotsMapping(req, buf, args, argc);
+        return;
+      case "SLOTSHASHKEY":
+        this.#local(req, (w) => {
+          w.appendHeader(0x2a, argc - 1);
+          for (let i = 1; i < argc; i++) w.appendInteger(slotOf(buf, args[i * 2], args[i * 2 + 1]));
+        });
+        return;
+      default:
+        this.#route(req, cmd, buf, fStart, fEnd, args, argc);
+    }
+  }
+
+  #hello(req: Request, buf: Uint8Array, args: Int32Array, argc: number): void {
+    let i = 1;
+    if (argc >= 2) {
+      const version = argInteger(buf, args, 1);
+      if (version < 0) {
+        this.#local(req, (w) => w.appendError("ERR Protocol version is not an integer or out of range"));
+        return;
+      }
+      if (version !== 2) {
+        this.#local(
+          req,
+          (w) => w.appendError("NOPROTO sorry, this protocol version is not supported by codis-proxy (only RESP2)"),
+        );
+        return;
+      }
+      i = 2;
+    }
+    let name: string | null = null;
+    for (; i < argc; i++) {
+      if (argEquals(buf, args, i, "AUTH") && i + 2 < argc) {
+        const user = this.#arg(buf, args, i + 1);
+        const pass = this.#arg(buf, args, i + 2);
+        const expected = this.#config.sessionAuth;
+        if (expected === "" || user !== "default" || pass !== expected) {
+          this.#local(req, (w) => w.appendError("WRONGPASS invalid username-password pair or user is disabled."));
+          return;
+        }
+        this.#authorized = true;
+        i += 2;
+      } else if (argEquals(buf, args, i, "SETNAME") && i + 1 < argc) {
+        name = this.#arg(buf, args, ++i);
+      } else {
+        const opt = this.#arg(buf, args, i);
+        this.#local(req, (w) => w.appendError(`ERR Syntax error in HELLO option '${opt}'`));
+        return;
+      }
+    }
+    if (!this.#authorized) {
+      this.#local(
+        req,
+        (w) =>
+          w.appendError(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+          ),
+      );
+      return;
+    }
+    if (name !== null) this.#name = name;
+    this.#local(req, (w) => {
+      w.appendHeader(0x2a, 14);
+      w.appendBulkString("server");
+      w.appendBulkString("redis");
+      w.appendBulkString("version");
+      w.appendBulkString("7.0.0");
+      w.appendBulkString("proto");
+      w.appendInteger(2);
+      w.appendBulkString("id");
+      w.appendInteger(this.id);
+      w.appendBulkString("mode");
+      w.appendBulkString("standalone");
+      w.appendBulkString("role");
+      w.appendBulkString("master");
+      w.appendBulkString("modules");
+      w.appendHeader(0x2a, 0);
+    });
+  }
+
+  #client(req: Request, buf: Uint8Array, args: Int32Array, argc: number): void {
+    const sub = argc >= 2 ? this.#arg(buf, args, 1).toUpperCase() : "";
+    switch (sub) {
+      case "SETNAME": {
+        if (argc !== 3) break;
+        const name = this.#arg(buf, args, 2);
+        if (/[\s]/.test(name)) {
+          this.#local(
+            req,
+            (w) => w.appendError("ERR Client names cannot contain spaces, newlines or special characters."),
+          );
+        } else {
+          this.#name = name;
+          this.#local(req, (w) => w.appendSimple("OK"));
+        }
+        return;
+      }
+      case "GETNAME":
+        this.#local(req, (w) => {
+          if (this.#name) w.appendBulkString(this.#name);
+          else w.appendAscii("$-1\r\n");
+        });
+        return;
+      case "ID":
+        this.#local(req, (w) => w.appendInteger(this.id));
+        return;
+      case "SETINFO":
+        this.#local(req, (w) => w.appendSimple("OK"));
+        return;
+      case "INFO":
+        this.#local(
+          req,
+          (w) =>
+            w.appendBulkString(
+              `id=${this.id} addr=${this.remoteAddr} name=${this.#name} db=${this.db} cmd=client|info\n`,
+            ),
+        );
+        return;
+    }
+    this.#reject(req, `command 'CLIENT${sub ? ` ${sub}` : ""}' is not allowed`);
+  }
+
+  #slotsMapping(req: Request, buf: Uint8Array, args: Int32Array, argc: number): void {
+    if (argc > 2) {
+      this.#local(req, (w) => w.appendError("ERR wrong number of arguments for 'SLOTSMAPPING' command"));
+      return;
+    }
+    const specs = this.#host.router.specs();
+    let ids: number[];
+    if (argc === 2) {
+      const text = this.#arg(buf, args, 1);
+      const id = Number(text);
+      if (!/^\d+$/.test(text)) {
+        this.#local(req, (w) => w.appendError(`ERR parse slotnum '${text}' failed, not an integer`));
+        return;
+      }
+      if (id >= MAX_SLOT_NUM) {
+        this.#local(req, (w) => w.appendError(`ERR parse slotnum '${text}' failed, out of range`));
+        return;
+      }
+      ids = [id];
+    } else {
+      ids = specs.map((s) => s.id);
+    }
+    this.#local(req, (w) => {
+      const entry = (id: number) => {
+        const s = specs[id];
+        w.appendHeader(0x2a, 4);
+        w.appendSimple(String(s.id));
+        w.appendSimple(s.backendAddr);
+        w.appendSimple(s.migrateFrom);
+        w.appendHeader(0x2a, s.replicaGroups.length);
+        for (const g of s.replicaGroups) {
+          w.appendHeader(0x2a, g.length);
+          for (const a of g) w.appendSimple(a);
+        }
+      };
+      if (argc === 2) entry(ids[0]);
+      else {
+        w.appendHeader(0x2a, ids.length);
+        for (const id of ids) entry(id);
+      }
+    });
+  }
+
+  #arg(buf: Uint8Array, args: Int32Array, i: number): string {
+    return decoder.decode(buf.subarray(args[i * 2], args[i * 2 + 1]));
+  }
+
+  /** Answers a request from the proxy itself. */
+  #local(req: Request, write: (w: ByteWriter) => void): void {
+    const w = this.#scratch;
+    w.clear(256);
+    write(w);
+    this.replied(req, w.bytes, 0, w.length);
+  }
+
+  /** Fails a request before it reaches a backend (`ERR handle request, …`). */
+  #reject(req: Request, reason: string): void {
+    this.failed(req, `ERR handle request, ${reason}`, true);
+  }
+
+  replied(req: Request, buf: Uint8Array, start: number, end: number): void {
+    if (req.done) return;
+    req.done = true;
+    if (this.#closed) return;
+    if (this.#queue.peek() === req) {
+      this.#queue.shift();
+      this.#write(req, buf, start, end);
+      this.#advance();
+    } else {
+      req.reply = buf.slice(start, end);
+    }
+  }
+
+  failed(req: Request, message: string, _requestSide: boolean): void {
+    if (req.done) return;
+    req.proxyError = true;
+    if (this.#config.sessionBreakOnFailure) {
+      // Codis: with session_break_on_failure the client is disconnected after a failure.
+      req.closeAfter = true;
+      this.#closing = true;
+    }
+    const bytes = encodeError(message);
+    this.replied(req, bytes, 0, bytes.length);
+  }
+
+  #write(req: Request, buf: Uint8Array, start: number, end: number): void {
+    const op = req.op;
+    op.calls++;
+    op.usecs += (clock.now - req.startedAt) * 1000;
+    if (req.proxyError) {
+      op.fails++;
+      this.#host.stats.fails++;
+    } else if (buf[start] === 0x2d) {
+      op.redisErrors++;
+      this.#host.stats.redisErrors++;
+    }
+    this.#out.append(buf, start, end);
+    if (req.closeAfter) this.#closing = true;
+    if (!this.#flushScheduled && !this.#flushing) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  /** Writes the replies that were waiting for the ones before them. */
+  #advance(): void {
+    for (;;) {
+      const head = this.#queue.peek();
+      if (head === undefined || !head.done) break;
+      this.#queue.shift();
+      const reply = head.reply!;
+      head.reply = null;
+      this.#write(head, reply, 0, reply.length);
+    }
+    if (this.#drained !== null && this.#queue.length < this.#maxPipeline) {
+      const resolve = this.#drained;
+      this.#drained = null;
+      resolve();
+    }
+  }
+
+  #scheduleFlush(): void {
+    if (!this.#flushScheduled && !this.#flushing) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#out.length > 0 && !this.#closed) {
+        const out = this.#out;
+        this.#out = this.#spare;
+        this.#spare = out;
+        this.#writeStartedAt = performance.now();
+        const data = out.bytes;
+        const len = out.length;
+        let off = 0;
+        while (off < len) off += await this.#conn.write(data.subarray(off, len));
+        this.#writeStartedAt = 0;
+        out.clear(this.#config.sessionSendBufsize);
+      }
+    } catch {
+      this.close();
+      return;
+    } finally {
+      this.#flushing = false;
+    }
+    if (this.#closing && this.#queue.length === 0 && this.#out.length === 0) this.close();
+  }
+}

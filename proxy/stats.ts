@@ -1,0 +1,131 @@
+/**
+ * The proxy's counters, reported in Codis's stats JSON: operations (total, fails, Redis error
+ * replies, qps), per-command calls and latency, sessions, and resource usage.
+ *
+ * @module
+ */
+
+import { COMMANDS } from "./command_table.ts";
+import { UsageSampler } from "../utils/process_info.ts";
+
+/**
+ * A coarse clock for request latency: set to `performance.now()` once per socket read, so that
+ * timing a request costs no clock call of its own.
+ */
+export const clock = { now: performance.now() };
+
+/** Counters of one command. */
+export class OpStats {
+  readonly name: string;
+  calls = 0;
+  /** Total latency in microseconds, from request read to reply written. */
+  usecs = 0;
+  /** Requests the proxy failed (not allowed, slot offline, backend down, …). */
+  fails = 0;
+  /** Error replies from Redis. */
+  redisErrors = 0;
+  constructor(name: string) {
+    this.name = name;
+  }
+}
+
+/** Stats flags of `/api/proxy/stats/:xauth/:flags`. */
+export const STATS_CMD = 1;
+export const STATS_SLOTS = 2;
+export const STATS_RUNTIME = 4;
+
+/** The proxy's counters. */
+export class ProxyStats {
+  total = 0;
+  fails = 0;
+  redisErrors = 0;
+  qps = 0;
+  sessionsTotal = 0;
+  sessionsAlive = 0;
+  /** Per-command counters of the table's commands, by command id. */
+  readonly byCommand: OpStats[] = COMMANDS.map((c) => new OpStats(c.name));
+  #unknown = new Map<string, OpStats>();
+  #lastTotal = 0;
+  #lastTickAt = performance.now();
+  readonly usage = new UsageSampler();
+
+  /** Counters of a command that is not in the table (created on first use). */
+  unknown(name: string): OpStats {
+    let s = this.#unknown.get(name);
+    if (!s) {
+      s = new OpStats(name);
+      this.#unknown.set(name, s);
+    }
+    return s;
+  }
+
+  /** Once a second: recompute qps and sample resource usage. */
+  tick(): void {
+    const now = performance.now();
+    const seconds = (now - this.#lastTickAt) / 1000;
+    if (seconds > 0) this.qps = Math.round((this.total - this.#lastTotal) / seconds);
+    this.#lastTotal = this.total;
+    this.#lastTickAt = now;
+    this.usage.sample();
+  }
+
+  /** Clears the counters as Codis's stats reset does (sessions.total becomes sessions.alive). */
+  reset(): void {
+    this.total = 0;
+    this.fails = 0;
+    this.redisErrors = 0;
+    this.#lastTotal = 0;
+    for (const s of this.byCommand) {
+      s.calls =
+        s.usecs =
+        s.fails =
+        s.redisErrors =
+          0;
+    }
+    this.#unknown.clear();
+    this.sessionsTotal = this.sessionsAlive;
+  }
+
+  /** The `ops.cmd` list: commands that were called, sorted by name. */
+  commandsJson(): Record<string, unknown>[] {
+    const all = [...this.byCommand, ...this.#unknown.values()].filter((s) => s.calls > 0 || s.fails > 0);
+    all.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    return all.map((s) => ({
+      opstr: s.name,
+      calls: s.calls,
+      usecs: Math.round(s.usecs),
+      usecs_percall: s.calls > 0 ? Math.round(s.usecs / s.calls) : 0,
+      fails: s.fails,
+      redis_errtype: s.redisErrors,
+    }));
+  }
+
+  /** The `ops`, `sessions` and `rusage` parts of Codis's stats JSON. */
+  toJson(flags: number): Record<string, unknown> {
+    const ops: Record<string, unknown> = {
+      total: this.total,
+      fails: this.fails,
+      redis: { errors: this.redisErrors },
+      qps: this.qps,
+    };
+    if (flags & STATS_CMD) ops.cmd = this.commandsJson();
+    const u = this.usage;
+    const rusage: Record<string, unknown> = { now: u.now, cpu: u.cpu, mem: u.mem };
+    if (u.raw) rusage.raw = u.raw;
+    const out: Record<string, unknown> = {
+      ops,
+      sessions: { total: this.sessionsTotal, alive: this.sessionsAlive },
+      rusage,
+    };
+    if (flags & STATS_RUNTIME) {
+      const m = Deno.memoryUsage();
+      out.runtime = {
+        general: { alloc: m.heapUsed, sys: m.rss, heap_total: m.heapTotal, external: m.external },
+        num_procs: navigator.hardwareConcurrency,
+        deno: Deno.version.deno,
+        v8: Deno.version.v8,
+      };
+    }
+    return out;
+  }
+}

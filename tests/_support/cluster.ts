@@ -1,0 +1,84 @@
+/**
+ * A proxy started in the test process over real redis-server groups, with a static slot table.
+ *
+ * @module
+ */
+
+import { RedisClient, type RedisClientOptions } from "../../redis/redis_client.ts";
+import { MAX_SLOT_NUM } from "../../redis/slot_hash.ts";
+import { offlineSlot, type SlotSpec } from "../../coord/models.ts";
+import { DEFAULT_PROXY_CONFIG, type ProxyConfig } from "../../proxy/config.ts";
+import { type Proxy, startProxy } from "../../proxy/proxy.ts";
+import { log } from "../../utils/log.ts";
+import { RedisServer } from "./servers.ts";
+
+log.setLevel("ERROR");
+
+/** Slot specs giving each server an equal, contiguous share of the slots. */
+export function evenSlots(addrs: string[]): SlotSpec[] {
+  const per = Math.ceil(MAX_SLOT_NUM / addrs.length);
+  return Array.from({ length: MAX_SLOT_NUM }, (_, id) => {
+    const g = Math.floor(id / per);
+    return { ...offlineSlot(id), backendAddr: addrs[g], backendAddrGroupId: g + 1 };
+  });
+}
+
+/** A test cluster: redis-servers and one in-process proxy. */
+export interface TestCluster {
+  servers: RedisServer[];
+  proxy: Proxy;
+  /** The proxy's Redis address. */
+  addr: string;
+  /** The proxy's admin address. */
+  adminAddr: string;
+  /** A client of the proxy. */
+  client(options?: Partial<RedisClientOptions>): Promise<RedisClient>;
+  /** Stops the proxy and the servers. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@linkcode startCluster}. */
+export interface ClusterOptions {
+  groups: number;
+  /** Overrides of the proxy configuration. */
+  config: Partial<ProxyConfig>;
+  /** requirepass of the servers (the proxy's product_auth is set to it). */
+  password: string;
+  /** Leave the proxy offline, without slots. */
+  offline: boolean;
+}
+
+/** Starts `groups` redis-servers and a proxy serving them. */
+export async function startCluster(options: Partial<ClusterOptions> = {}): Promise<TestCluster> {
+  const o: ClusterOptions = { groups: 2, config: {}, password: "", offline: false, ...options };
+  const servers: RedisServer[] = [];
+  try {
+    for (let i = 0; i < o.groups; i++) servers.push(await RedisServer.start({ password: o.password }));
+    const config: ProxyConfig = {
+      ...DEFAULT_PROXY_CONFIG,
+      proxyAddr: "127.0.0.1:0",
+      adminAddr: "127.0.0.1:0",
+      productAuth: o.password,
+      ...o.config,
+    };
+    const proxy = await startProxy({
+      config,
+      fillSlots: o.offline ? undefined : evenSlots(servers.map((s) => s.addr)),
+    });
+    const addr = proxy.model.proxyAddr;
+    return {
+      servers,
+      proxy,
+      addr,
+      adminAddr: proxy.model.adminAddr,
+      client: (opts) => RedisClient.connect(addr, opts),
+      async stop() {
+        await proxy.close(1000);
+        await Promise.all(servers.map((s) => s.stop()));
+      },
+    };
+  } catch (e) {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw e;
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Real servers for tests: redis-server processes on free loopback ports, and waiting helpers.
+ * Every server a test starts is stopped by the test (by PID, never by name).
+ *
+ * @module
+ */
+
+import { RedisClient } from "../../redis/redis_client.ts";
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Options of {@linkcode waitFor}. */
+export interface WaitOptions {
+  timeoutMs: number;
+  intervalMs: number;
+  /** Describes the condition in the timeout error. */
+  what: string;
+}
+
+/** Polls `check` until it returns a truthy value (or stops throwing); fails after the timeout. */
+export async function waitFor<T>(check: () => T | Promise<T>, options: Partial<WaitOptions> = {}): Promise<T> {
+  const o = { timeoutMs: 30_000, intervalMs: 25, what: "condition", ...options };
+  const deadline = performance.now() + o.timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+      last = undefined;
+    } catch (e) {
+      last = e;
+    }
+    if (performance.now() > deadline) {
+      throw new Error(
+        `Timed out after ${o.timeoutMs} ms waiting for ${o.what}${
+          last ? `: ${last instanceof Error ? last.message : last}` : ""
+        }`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, o.intervalMs));
+  }
+}
+
+/** A redis-server process started for a test. */
+export class RedisServer {
+  readonly port: number;
+  readonly dir: string;
+  readonly password: string;
+  #child: Deno.ChildProcess;
+  #args: string[];
+  #stopped = false;
+
+  private constructor(port: number, dir: string, password: string, args: string[], child: Deno.ChildProcess) {
+    this.port = port;
+    this.dir = dir;
+    this.password = password;
+    this.#args = args;
+    this.#child = child;
+  }
+
+  /** `127.0.0.1:port`. */
+  get addr(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** The process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Starts redis-server on a free port and waits until it answers PING. */
+  static async start(options: { password?: string; port?: number; args?: string[] } = {}): Promise<RedisServer> {
+    const port = options.port ?? freePort();
+    const dir = await Deno.makeTempDir({ prefix: "codis-test-redis-" });
+    const password = options.password ?? "";
+    const args = [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+      "--daemonize",
+      "no",
+      "--logfile",
+      `${dir}/redis.log`,
+      ...(password ? ["--requirepass", password, "--masterauth", password] : []),
+      ...(options.args ?? []),
+    ];
+    const server = new RedisServer(port, dir, password, args, spawn(args));
+    await server.waitReady();
+    return server;
+  }
+
+  /** Waits until the server answers PING. */
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    await waitFor(async () => {
+      const c = await RedisClient.connect(this.addr, { password: this.password, connectTimeoutMs: 1000 });
+      try {
+        return await c.call("PING") === "PONG";
+      } finally {
+        await c.close();
+      }
+    }, { timeoutMs, what: `redis-server on ${this.addr}` });
+  }
+
+  /** A client connected to this server. */
+  client(db = 0): Promise<RedisClient> {
+    return RedisClient.connect(this.addr, { password: this.password, db });
+  }
+
+  /** Kills the process with `signal` (SIGKILL: a crash) and waits for it to exit. */
+  async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // already exited
+    }
+    await this.#child.status;
+  }
+
+  /** Starts the process again on the same port (after {@linkcode kill}). */
+  async restart(): Promise<void> {
+    if (!this.#stopped) await this.kill();
+    this.#child = spawn(this.#args);
+    this.#stopped = false;
+    await this.waitReady();
+  }
+
+  /** Stops the server and removes its directory. */
+  async stop(): Promise<void> {
+    await this.kill("SIGTERM");
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+function spawn(args: string[]): Deno.ChildProcess {
+  return new Deno.Command("redis-server", { args, stdin: "null", stdout: "null", stderr: "null" }).spawn();
+}

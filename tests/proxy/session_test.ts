@@ -1,0 +1,368 @@
+import assert from "node:assert/strict";
+import { RedisClient, RedisReplyError } from "../../redis/redis_client.ts";
+import { RespError } from "../../redis/resp_value.ts";
+import { slotOfString } from "../../redis/slot_hash.ts";
+import { COMMANDS, NOT_ALLOWED } from "../../proxy/command_table.ts";
+import { startCluster } from "../_support/cluster.ts";
+import { waitFor } from "../_support/servers.ts";
+
+/** Sends raw bytes on a new connection and reads until the server closes it (or `expect` bytes). */
+async function rawExchange(addr: string, request: Uint8Array, expectClose = true): Promise<string> {
+  const [host, port] = addr.split(":");
+  const conn = await Deno.connect({ hostname: host, port: Number(port) });
+  await conn.write(request);
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(4096);
+  const deadline = setTimeout(() => conn.close(), 10_000);
+  try {
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+      if (!expectClose) break;
+    }
+  } catch {
+    // closed by the deadline
+  } finally {
+    clearTimeout(deadline);
+  }
+  try {
+    conn.close();
+  } catch {
+    // closed already
+  }
+  return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+}
+
+const enc = new TextEncoder();
+
+/** Keys guaranteed to live in different slots served by different groups. */
+function keysOnBothGroups(n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const k = `key:${i}`;
+    if ((out.length % 2 === 0) === (slotOfString(k) < 512)) out.push(k);
+  }
+  return out;
+}
+
+Deno.test("a proxy without a slot table answers 'router is not online' and closes", async () => {
+  const cluster = await startCluster({ offline: true });
+  try {
+    const reply = await rawExchange(cluster.addr, enc.encode("PING\r\n"));
+    assert.equal(reply, "-ERR router is not online\r\n");
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("the proxy serves single-key commands and the special commands", async (t) => {
+  const cluster = await startCluster();
+  const c = await cluster.client();
+  try {
+    await t.step("PING and ECHO", async () => {
+      assert.equal(await c.call("PING"), "PONG");
+      assert.equal(await c.call("PING", "hello"), "hello");
+      assert.equal(await c.call("ECHO", "a b"), "a b");
+    });
+    await t.step("PING and INFO with a backend address run on that server", async () => {
+      assert.equal(await c.call("PING", cluster.servers[1].addr), "PONG");
+      const info = await c.call("INFO", cluster.servers[0].addr, "server") as string;
+      assert.match(info, new RegExp(`tcp_port:${cluster.servers[0].port}`));
+      const err = await c.send(["PING", "127.0.0.1:1"]);
+      assert.equal((err as RespError).message, "ERR backend server '127.0.0.1:1' not found");
+    });
+    await t.step("keys land on the group that owns their slot", async () => {
+      const [k1, k2] = keysOnBothGroups(2);
+      await c.call("SET", k1, "v1");
+      await c.call("SET", k2, "v2");
+      const g1 = await cluster.servers[0].client();
+      const g2 = await cluster.servers[1].client();
+      assert.equal(await g1.call("GET", k1), "v1");
+      assert.equal(await g2.call("GET", k2), "v2");
+      assert.equal(await g1.call("EXISTS", k2), 0);
+      await g1.close();
+      await g2.close();
+    });
+    await t.step("SELECT isolates databases and checks the range", async () => {
+      await c.call("SET", "dbkey", "in-0");
+      await c.call("SELECT", 3);
+      assert.equal(await c.call("GET", "dbkey"), null);
+      await c.call("SET", "dbkey", "in-3");
+      await c.call("SELECT", 0);
+      assert.equal(await c.call("GET", "dbkey"), "in-0");
+      const other = await cluster.client({ db: 3 });
+      assert.equal(await other.call("GET", "dbkey"), "in-3");
+      await other.close();
+      assert.equal((await c.send(["SELECT", 16]) as RespError).message, "ERR invalid DB index, only accept DB [0,16)");
+      assert.equal((await c.send(["SELECT", "x"]) as RespError).message, "ERR invalid DB index");
+      assert.equal(
+        (await c.send(["SELECT"]) as RespError).message,
+        "ERR wrong number of arguments for 'SELECT' command",
+      );
+    });
+    await t.step("every not-allowed command is refused with Codis's error, the connection stays", async () => {
+      const blocked = COMMANDS.filter((cmd) => cmd.flags & NOT_ALLOWED);
+      assert.ok(blocked.length > 60);
+      const replies = await c.pipeline(blocked.map((cmd) => [cmd.name.toLowerCase(), "x"]));
+      for (let i = 0; i < blocked.length; i++) {
+        assert.equal(
+          (replies[i] as RespError).message,
+          `ERR handle request, command '${blocked[i].name}' is not allowed`,
+        );
+      }
+      assert.equal(await c.call("PING"), "PONG");
+    });
+    await t.step("blocking variants are refused, non-blocking ones served", async () => {
+      await c.call("XADD", "{s}stream", "1-1", "f", "v");
+      const r = await c.send(["XREAD", "BLOCK", "0", "STREAMS", "{s}stream", "$"]);
+      assert.equal((r as RespError).message, "ERR handle request, command 'XREAD' with BLOCK is not allowed");
+      assert.deepEqual(await c.call("XREAD", "COUNT", "1", "STREAMS", "{s}stream", "0"), [["{s}stream", [["1-1", [
+        "f",
+        "v",
+      ]]]]]);
+    });
+    await t.step("unknown commands are forwarded to a backend", async () => {
+      const r = await c.send(["NOSUCHCOMMAND", "k"]);
+      assert.match((r as RespError).message, /^ERR unknown command 'NOSUCHCOMMAND'/);
+    });
+    await t.step("SLOTSHASHKEY and SLOTSMAPPING are answered by the proxy", async () => {
+      assert.deepEqual(await c.call("SLOTSHASHKEY", "foo", "{user1000}.x"), [289, 870]);
+      const m = await c.call("SLOTSMAPPING", 600) as string[];
+      assert.deepEqual(m, ["600", cluster.servers[1].addr, "", []]);
+      const all = await c.call("SLOTSMAPPING") as unknown[];
+      assert.equal(all.length, 1024);
+    });
+    await t.step("CLIENT SETNAME/GETNAME/ID are local; other CLIENT commands refused", async () => {
+      assert.equal(await c.call("CLIENT", "SETNAME", "tester"), "OK");
+      assert.equal(await c.call("CLIENT", "GETNAME"), "tester");
+      assert.equal(typeof await c.call("CLIENT", "ID"), "number");
+      assert.equal(
+        (await c.send(["CLIENT", "KILL", "x"]) as RespError).message,
+        "ERR handle request, command 'CLIENT KILL' is not allowed",
+      );
+    });
+    await t.step("HELLO 2 is answered, HELLO 3 refused (backends are shared)", async () => {
+      const hello = await c.call("HELLO", "2") as unknown[];
+      assert.equal(hello[5], 2);
+      assert.match((await c.send(["HELLO", "3"]) as RespError).message, /^NOPROTO/);
+    });
+    await t.step("inline commands work", async () => {
+      const reply = await rawExchange(cluster.addr, enc.encode('SET inline "a b"\r\nGET inline\r\nQUIT\r\n'));
+      assert.equal(reply, "+OK\r\n$3\r\na b\r\n+OK\r\n");
+    });
+  } finally {
+    await c.close();
+    await cluster.stop();
+  }
+});
+
+Deno.test("multi-key commands are split across groups and merged as Codis merges them", async (t) => {
+  const cluster = await startCluster();
+  const c = await cluster.client();
+  try {
+    const keys = keysOnBothGroups(20);
+    await t.step("MSET and MGET across slots, with a missing key", async () => {
+      const args: string[] = [];
+      keys.forEach((k, i) => args.push(k, `value-${i}`));
+      assert.equal(await c.call("MSET", ...args), "OK");
+      const values = await c.call("MGET", ...keys, "missing-key", keys[0]) as (string | null)[];
+      assert.deepEqual(values, [...keys.map((_, i) => `value-${i}`), null, "value-0"]);
+      const g1 = await cluster.servers[0].client();
+      const g2 = await cluster.servers[1].client();
+      assert.equal(await g1.call("GET", keys[0]), "value-0");
+      assert.equal(await g2.call("GET", keys[1]), "value-1");
+      await g1.close();
+      await g2.close();
+    });
+    await t.step("EXISTS counts duplicates, like Redis", async () => {
+      assert.equal(await c.call("EXISTS", keys[0], keys[1], keys[0], "missing"), 3);
+    });
+    await t.step("DEL, UNLINK and TOUCH sum their sub-replies", async () => {
+      assert.equal(await c.call("TOUCH", keys[2], keys[3], "missing"), 2);
+      assert.equal(await c.call("DEL", keys[0], keys[1], "missing"), 2);
+      assert.equal(await c.call("UNLINK", ...keys.slice(2)), keys.length - 2);
+      assert.deepEqual(await c.call("MGET", ...keys.slice(0, 4)), [null, null, null, null]);
+    });
+    await t.step("wrong arities get Codis's errors", async () => {
+      assert.equal((await c.send(["MGET"]) as RespError).message, "ERR wrong number of arguments for 'MGET' command");
+      assert.equal(
+        (await c.send(["MSET", "a"]) as RespError).message,
+        "ERR wrong number of arguments for 'MSET' command",
+      );
+      assert.equal(
+        (await c.send(["MSET", "a", "b", "c"]) as RespError).message,
+        "ERR wrong number of arguments for 'MSET' command",
+      );
+      assert.equal((await c.send(["DEL"]) as RespError).message, "ERR wrong number of arguments for 'DEL' command");
+    });
+    await t.step("an error from one group becomes the reply", async () => {
+      await c.call("HSET", keys[4], "f", "v");
+      const r = await c.send(["MGET", keys[5], keys[4]]);
+      assert.deepEqual(r, [null, null]); // MGET of a hash is nil, like Redis
+      await c.call("DEL", keys[4]);
+    });
+  } finally {
+    await c.close();
+    await cluster.stop();
+  }
+});
+
+Deno.test("a pipeline of 10,000 mixed commands across slots is answered in order", async () => {
+  const cluster = await startCluster();
+  const c = await cluster.client();
+  try {
+    const commands: string[][] = [];
+    const expected: unknown[] = [];
+    for (let i = 0; i < 2500; i++) {
+      const k = `pipe:${i}`;
+      commands.push(["SET", k, String(i)], ["INCR", k], ["GET", k]);
+      expected.push("OK", i + 1, String(i + 1));
+      if (i % 2 === 0) {
+        commands.push(["MGET", k, `pipe:${i + 7}`, k]);
+        expected.push([String(i + 1), null, String(i + 1)]);
+      } else {
+        commands.push(["EXISTS", k, `pipe:${i - 1}`, "nope"]);
+        expected.push(2);
+      }
+    }
+    assert.equal(commands.length, 10_000);
+    const replies = await c.pipeline(commands);
+    assert.deepEqual(replies, expected);
+  } finally {
+    await c.close();
+    await cluster.stop();
+  }
+});
+
+Deno.test("session_auth gates every command behind AUTH", async () => {
+  const cluster = await startCluster({ config: { sessionAuth: "s3cret" } });
+  const c = await cluster.client();
+  try {
+    assert.equal((await c.send(["GET", "k"]) as RespError).message, "NOAUTH Authentication required");
+    assert.equal((await c.send(["AUTH", "wrong"]) as RespError).message, "ERR invalid password");
+    assert.equal((await c.send(["AUTH"]) as RespError).message, "ERR wrong number of arguments for 'AUTH' command");
+    assert.equal(await c.call("AUTH", "s3cret"), "OK");
+    assert.equal(await c.call("SET", "k", "v"), "OK");
+    assert.equal((await c.send(["AUTH", "wrong"]) as RespError).message, "ERR invalid password");
+    assert.equal((await c.send(["GET", "k"]) as RespError).message, "NOAUTH Authentication required");
+    assert.equal(await c.call("AUTH", "default", "s3cret"), "OK");
+    assert.equal(await c.call("GET", "k"), "v");
+    const other = await cluster.client({ password: "s3cret" });
+    assert.equal(await other.call("GET", "k"), "v");
+    await other.close();
+  } finally {
+    await c.close();
+    await cluster.stop();
+  }
+});
+
+Deno.test("AUTH without session_auth says no password is set", async () => {
+  const cluster = await startCluster();
+  const c = await cluster.client();
+  try {
+    assert.equal((await c.send(["AUTH", "x"]) as RespError).message, "ERR Client sent AUTH, but no password is set");
+  } finally {
+    await c.close();
+    await cluster.stop();
+  }
+});
+
+Deno.test("the proxy authenticates to password-protected backends with product_auth", async () => {
+  const cluster = await startCluster({ password: "backend-pw" });
+  const c = await cluster.client();
+  try {
+    await c.call("SELECT", 2);
+    const keys = keysOnBothGroups(4);
+    for (const k of keys) await c.call("SET", k, k);
+    assert.deepEqual(await c.call("MGET", ...keys), keys);
+  } finally {
+    await c.close();
+    await cluster.stop();
+  }
+});
+
+Deno.test("1,000 concurrent clients are served", async () => {
+  const cluster = await startCluster();
+  const clients: RedisClient[] = [];
+  try {
+    for (let i = 0; i < 1000; i += 100) {
+      clients.push(...await Promise.all(Array.from({ length: 100 }, () => cluster.client())));
+    }
+    await waitFor(() => cluster.proxy.sessionCount === 1000, { what: "1000 sessions" });
+    const replies = await Promise.all(clients.map(async (c, i) => {
+      await c.call("SET", `client:${i}`, String(i));
+      return await c.call("GET", `client:${i}`);
+    }));
+    assert.deepEqual(replies, clients.map((_, i) => String(i)));
+    assert.equal(cluster.proxy.stats.sessionsAlive, 1000);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await waitFor(() => cluster.proxy.sessionCount === 0, { what: "sessions to close" });
+    await cluster.stop();
+  }
+});
+
+Deno.test("proxy_max_clients refuses sessions beyond the limit", async () => {
+  const cluster = await startCluster({ config: { proxyMaxClients: 2 } });
+  const a = await cluster.client();
+  const b = await cluster.client();
+  try {
+    assert.equal(await a.call("PING"), "PONG");
+    assert.equal(await b.call("PING"), "PONG");
+    const reply = await rawExchange(cluster.addr, enc.encode("PING\r\n"));
+    assert.equal(reply, "-ERR max number of clients reached\r\n");
+    assert.equal(await a.call("PING"), "PONG");
+  } finally {
+    await a.close();
+    await b.close();
+    await cluster.stop();
+  }
+});
+
+Deno.test("a malformed frame gets a protocol error and the connection is closed; the proxy carries on", async () => {
+  const cluster = await startCluster();
+  try {
+    const reply = await rawExchange(cluster.addr, enc.encode("SET a 1\r\n*2\r\n+GET\r\n$1\r\na\r\n"));
+    assert.equal(reply, "+OK\r\n-ERR Protocol error: expected '$', got '+'\r\n");
+    const huge = await rawExchange(cluster.addr, enc.encode("*1\r\n$999999999999\r\n"));
+    assert.equal(huge, "-ERR Protocol error: invalid bulk length\r\n");
+    const c = await cluster.client();
+    assert.equal(await c.call("GET", "a"), "1");
+    await c.close();
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("QUIT answers OK, then what was sent before it, in order, then closes", async () => {
+  const cluster = await startCluster();
+  try {
+    const reply = await rawExchange(cluster.addr, enc.encode("SET q 1\r\nINCR q\r\nQUIT\r\nGET q\r\n"));
+    assert.equal(reply, "+OK\r\n:2\r\n+OK\r\n");
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("session_break_on_failure disconnects the client after a failure", async () => {
+  const cluster = await startCluster({ config: { sessionBreakOnFailure: true } });
+  try {
+    const reply = await rawExchange(cluster.addr, enc.encode("SET x 1\r\nKEYS *\r\nGET x\r\n"));
+    assert.equal(reply, "+OK\r\n-ERR handle request, command 'KEYS' is not allowed\r\n");
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("a client sees RedisReplyError for error replies (sanity of the test client)", async () => {
+  const cluster = await startCluster();
+  const c = await cluster.client();
+  try {
+    await c.call("SET", "s", "x");
+    await assert.rejects(() => c.call("INCR", "s"), RedisReplyError);
+  } finally {
+    await c.close();
+    await cluster.stop();
+  }
+});
