@@ -17,6 +17,8 @@ import { releaseSlots, type Request } from "./request.ts";
 import type { Routed, Router, Slot } from "./router.ts";
 
 const scanner = new ReplyScanner();
+const NO_REFS = new Int32Array(0);
+const OK = new TextEncoder().encode("+OK\r\n");
 
 /** Merges the sub-replies of one split request. */
 class Merge {
@@ -31,15 +33,12 @@ class Merge {
   #errorReply: Uint8Array | null = null;
   #failure: string | null = null;
 
-  constructor(parent: Request, rule: SplitRule, name: string, keyCount: number) {
+  constructor(parent: Request, rule: SplitRule, name: string, keyCount: number, parts: number) {
     this.parent = parent;
     this.rule = rule;
     this.name = name;
-    this.#refs = new Int32Array(rule === "mget" ? keyCount * 3 : 0);
-  }
-
-  expect(): void {
-    this.#remaining++;
+    this.#refs = rule === "mget" ? new Int32Array(keyCount * 3) : NO_REFS;
+    this.#remaining = parts;
   }
 
   replied(sub: SubRequest, buf: Uint8Array, start: number, end: number): void {
@@ -95,7 +94,12 @@ class Merge {
     } else if (this.#errorReply !== null) {
       parent.sink.replied(parent, this.#errorReply, 0, this.#errorReply.length);
     } else {
-      const out = new ByteWriter(64);
+      if (this.rule === "mset") {
+        parent.sink.replied(parent, OK, 0, OK.length);
+        return;
+      }
+      const out = scratch;
+      out.clear(4096);
       if (this.rule === "mget") {
         const refs = this.#refs;
         const count = refs.length / 3;
@@ -103,8 +107,6 @@ class Merge {
         for (let k = 0; k < count; k++) {
           out.append(this.#parts[refs[k * 3]], refs[k * 3 + 1], refs[k * 3 + 2]);
         }
-      } else if (this.rule === "mset") {
-        out.appendSimple("OK");
       } else {
         out.appendInteger(this.#sum);
       }
@@ -146,9 +148,15 @@ class SubRequest implements Routed {
 }
 
 interface Group {
+  /** The connection serving every key of the group, or null for a slot needing the full path. */
+  conn: BackendConn | null;
+  slotId: number;
   keys: number[];
-  slots: number[];
 }
+
+// Scratch space reused by every split: the groups of the request being split, and its parts.
+const groups: Group[] = [];
+const scratch = new ByteWriter(4096);
 
 /**
  * Splits the request and sends its parts. `args` holds `argc` argument offsets into `buf`; the
@@ -159,7 +167,8 @@ export function dispatchSplit(
   parent: Request,
   cmd: CommandInfo,
   buf: Uint8Array,
-  frame: readonly [start: number, end: number],
+  frameStart: number,
+  frameEnd: number,
   args: Int32Array,
   argc: number,
   readOnly: boolean,
@@ -167,57 +176,65 @@ export function dispatchSplit(
   const rule = cmd.split!;
   const step = rule === "mset" ? 2 : 1;
   const keyCount = (argc - 1) / step;
-  const byConn = new Map<BackendConn, Group>();
-  const bySlot = new Map<number, Group>();
+  const db = parent.db;
+  const seed = parent.seed;
+  let n = 0;
   for (let k = 0; k < keyCount; k++) {
     const a = 1 + k * step;
     const slotId = slotOf(buf, args[a * 2], args[a * 2 + 1]);
-    const conn = router.directConn(slotId, parent.db, parent.seed, readOnly);
-    const map = conn ? byConn : bySlot;
-    const mapKey = conn ?? slotId;
-    let group = (map as Map<unknown, Group>).get(mapKey);
-    if (!group) {
-      group = { keys: [], slots: [] };
-      (map as Map<unknown, Group>).set(mapKey, group);
+    const conn = router.directConn(slotId, db, seed, readOnly);
+    let g: Group | undefined;
+    for (let i = 0; i < n; i++) {
+      const c = groups[i];
+      if (conn !== null ? c.conn === conn : c.conn === null && c.slotId === slotId) {
+        g = c;
+        break;
+      }
     }
-    group.keys.push(k);
-    if (conn && !group.slots.includes(slotId)) group.slots.push(slotId);
+    if (g === undefined) {
+      g = { conn, slotId, keys: [] };
+      groups[n++] = g;
+    }
+    g.keys.push(k);
   }
 
-  if (bySlot.size === 0 && byConn.size === 1) {
+  if (n === 1 && groups[0].conn !== null) {
     // Every key is served by one connection: forward the request unchanged, nothing to merge.
-    const [conn, group] = byConn.entries().next().value!;
-    for (const s of group.slots) router.hold(parent, router.slots[s]);
-    conn.send(parent, buf, frame[0], frame[1]);
+    const g = groups[0];
+    groups[0] = undefined!;
+    holdKeys(router, parent, g, buf, args, step);
+    g.conn!.send(parent, buf, frameStart, frameEnd);
     return;
   }
 
-  const merge = new Merge(parent, rule, cmd.name, keyCount);
-  const parts: [SubRequest, Uint8Array, BackendConn | number][] = [];
-  const build = (group: Group) => {
-    const w = new ByteWriter(64);
-    w.appendHeader(0x2a, 1 + group.keys.length * step);
+  // Every part is counted before the first is sent, so that early replies cannot finish the merge.
+  const merge = new Merge(parent, rule, cmd.name, keyCount, n);
+  for (let i = 0; i < n; i++) {
+    const g = groups[i];
+    groups[i] = undefined!;
+    const w = scratch;
+    w.clear(4096);
+    w.appendHeader(0x2a, 1 + g.keys.length * step);
     w.appendBulk(buf, args[0], args[1]);
-    for (const k of group.keys) {
+    for (const k of g.keys) {
       const a = 1 + k * step;
       w.appendBulk(buf, args[a * 2], args[a * 2 + 1]);
       if (step === 2) w.appendBulk(buf, args[a * 2 + 2], args[a * 2 + 3]);
     }
-    merge.expect();
-    return [new SubRequest(merge, group.keys, parent.db, parent.seed), w.view()] as const;
-  };
-  for (const [conn, group] of byConn) {
-    const [sub, bytes] = build(group);
-    for (const s of group.slots) router.hold(sub, router.slots[s]);
-    parts.push([sub, bytes, conn]);
+    const sub = new SubRequest(merge, g.keys, db, seed);
+    if (g.conn === null) {
+      router.dispatch(sub, g.slotId, w.bytes, 0, w.length, readOnly);
+    } else {
+      holdKeys(router, sub, g, buf, args, step);
+      g.conn.send(sub, w.bytes, 0, w.length);
+    }
   }
-  for (const [slotId, group] of bySlot) {
-    const [sub, bytes] = build(group);
-    parts.push([sub, bytes, slotId]);
-  }
-  // Everything is counted before the first part is sent, so early replies cannot finish the merge.
-  for (const [sub, bytes, target] of parts) {
-    if (typeof target === "number") router.dispatch(sub, target, bytes, 0, bytes.length, readOnly);
-    else target.send(sub, bytes, 0, bytes.length);
+}
+
+/** Records the slot of every key of a group as held by `routed` until its reply. */
+function holdKeys(router: Router, routed: Routed, g: Group, buf: Uint8Array, args: Int32Array, step: number): void {
+  for (const k of g.keys) {
+    const a = 1 + k * step;
+    router.hold(routed, router.slots[slotOf(buf, args[a * 2], args[a * 2 + 1])]);
   }
 }

@@ -274,7 +274,7 @@ export class Session implements ReplySink {
         return;
       }
       if (argc - 1 > step) {
-        dispatchSplit(this.#host.router, req, cmd, buf, [fStart, fEnd], args, argc, isReadOnly(cmd.flags));
+        dispatchSplit(this.#host.router, req, cmd, buf, fStart, fEnd, args, argc, isReadOnly(cmd.flags));
         return;
       }
     }
