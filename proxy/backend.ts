@@ -11,6 +11,7 @@
 
 import { NEED_MORE, PROTOCOL_ERROR, ReplyScanner, type RespLimits } from "../redis/resp_scanner.ts";
 import { ByteWriter } from "../redis/resp_writer.ts";
+import { ReadBuffer } from "../redis/read_buffer.ts";
 import { parseAddr } from "../utils/addr.ts";
 import { Fifo } from "../utils/fifo.ts";
 import { log } from "../utils/log.ts";
@@ -266,35 +267,23 @@ export class BackendConn {
 
   async #readLoop(conn: Deno.TcpConn, generation: number): Promise<void> {
     const scanner = new ReplyScanner(this.#options.limits);
-    const base = this.#options.recvBufsize;
-    let buf = new Uint8Array(base);
-    let start = 0;
-    let end = 0;
+    const rb = new ReadBuffer(this.#options.recvBufsize);
     try {
       for (;;) {
-        if (end === buf.length) {
-          if (start > 0) {
-            buf.copyWithin(0, start, end);
-            end -= start;
-            start = 0;
-          } else {
-            const grown = new Uint8Array(buf.length * 2);
-            grown.set(buf);
-            buf = grown;
-          }
-        }
-        const n = await conn.read(buf.subarray(end));
+        const n = await conn.read(rb.space());
         if (generation !== this.#generation) return;
         if (n === null) {
           this.#broken("connection closed by server");
           return;
         }
-        end += n;
+        rb.end += n;
         const now = performance.now();
         clock.now = now;
         this.#lastReadAt = now;
+        const buf = rb.bytes;
+        let start = rb.start;
         for (;;) {
-          const frameEnd = scanner.scan(buf, start, end);
+          const frameEnd = scanner.scan(buf, start, rb.end);
           if (frameEnd === NEED_MORE) break;
           if (frameEnd === PROTOCOL_ERROR) {
             this.#broken(`bad reply: ${scanner.error}`);
@@ -312,10 +301,7 @@ export class BackendConn {
           start = frameEnd;
           this.#failures = 0;
         }
-        if (start === end) {
-          start = end = 0;
-          if (buf.length > base * 4) buf = new Uint8Array(base);
-        }
+        rb.start = start;
         const max = this.#options.maxPipeline;
         if (
           this.#out.length > 0 && !this.#writing && !this.#flushScheduled &&

@@ -13,6 +13,7 @@
 
 import { NEED_MORE, PROTOCOL_ERROR, RequestScanner } from "../redis/resp_scanner.ts";
 import { ByteWriter, encodeError } from "../redis/resp_writer.ts";
+import { ReadBuffer } from "../redis/read_buffer.ts";
 import { MAX_SLOT_NUM, slotOf } from "../redis/slot_hash.ts";
 import { Fifo } from "../utils/fifo.ts";
 import {
@@ -147,18 +148,18 @@ export class Session implements ReplySink {
 
   async #readLoop(): Promise<void> {
     const config = this.#config;
-    const base = config.sessionRecvBufsize;
     const scanner = new RequestScanner({
       maxBulkLength: config.maxBulkLength,
       maxArrayLength: config.maxArrayLength,
       maxInlineLength: 64 * 1024,
     });
-    let buf = new Uint8Array(base);
-    let start = 0;
-    let end = 0;
+    const rb = new ReadBuffer(config.sessionRecvBufsize);
     let reset = false;
     try {
       for (;;) {
+        const buf = rb.bytes;
+        let start = rb.start;
+        const end = rb.end;
         while (start < end && !this.#closing) {
           if (this.#queue.length >= this.#maxPipeline) {
             await new Promise<void>((resolve) => this.#drained = resolve);
@@ -180,24 +181,11 @@ export class Session implements ReplySink {
           }
           start = frameEnd;
         }
+        rb.start = start;
         if (this.#closing) break;
-        if (start === end) {
-          start = end = 0;
-          if (buf.length > base * 4) buf = new Uint8Array(base);
-        } else if (end === buf.length) {
-          if (start > 0) {
-            buf.copyWithin(0, start, end);
-            end -= start;
-            start = 0;
-          } else {
-            const grown = new Uint8Array(buf.length * 2);
-            grown.set(buf);
-            buf = grown;
-          }
-        }
-        const n = await this.#conn.read(buf.subarray(end));
+        const n = await this.#conn.read(rb.space());
         if (n === null) break; // the client is done sending: answer what it sent, then close
-        end += n;
+        rb.end += n;
         const now = performance.now();
         clock.now = now;
         this.#lastReadAt = now;

@@ -10,3 +10,4 @@ export * from "./resp_writer.ts";
 export * from "./resp_value.ts";
 export * from "./redis_client.ts";
 export * from "./slot_hash.ts";
+export * from "./read_buffer.ts";

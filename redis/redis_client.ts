@@ -14,6 +14,7 @@
 
 import { NEED_MORE, PROTOCOL_ERROR, ReplyScanner } from "./resp_scanner.ts";
 import { ByteWriter } from "./resp_writer.ts";
+import { ReadBuffer } from "./read_buffer.ts";
 import { decodeReply, RespError, type RespValue } from "./resp_value.ts";
 import { parseAddr } from "../utils/addr.ts";
 
@@ -214,38 +215,28 @@ export class RedisClient {
 
   async #readLoop(): Promise<void> {
     const scanner = new ReplyScanner();
-    let buf = new Uint8Array(16 * 1024);
-    let start = 0;
-    let end = 0;
+    const rb = new ReadBuffer(16 * 1024);
     try {
       for (;;) {
-        if (end === buf.length) {
-          if (start > 0) {
-            buf.copyWithin(0, start, end);
-            end -= start;
-            start = 0;
-          } else {
-            const grown = new Uint8Array(buf.length * 2);
-            grown.set(buf);
-            buf = grown;
-          }
-        }
-        const n = await this.#conn.read(buf.subarray(end));
+        const n = await this.#conn.read(rb.space());
         if (n === null) {
           this.#fail(new RedisConnectionError(`Redis ${this.addr} closed the connection`));
           return;
         }
-        end += n;
+        rb.end += n;
+        const buf = rb.bytes;
         for (;;) {
-          const frameEnd = scanner.scan(buf, start, end);
+          const frameEnd = scanner.scan(buf, rb.start, rb.end);
           if (frameEnd === NEED_MORE) break;
           if (frameEnd === PROTOCOL_ERROR) {
             this.#fail(new RedisConnectionError(`Redis ${this.addr} sent a bad reply: ${scanner.error}`));
             return;
           }
           const p = this.#pending[this.#head++];
-          const value = p?.frame ? buf.slice(start, frameEnd) : decodeReply(buf, start, frameEnd, this.#options.raw);
-          start = frameEnd;
+          const value = p?.frame
+            ? buf.slice(rb.start, frameEnd)
+            : decodeReply(buf, rb.start, frameEnd, this.#options.raw);
+          rb.start = frameEnd;
           if (this.#head === this.#pending.length) {
             this.#pending.length = 0;
             this.#head = 0;
@@ -256,7 +247,6 @@ export class RedisClient {
           }
           if (p) p.resolve(value);
         }
-        if (start === end) start = end = 0;
       }
     } catch (e) {
       this.#fail(
