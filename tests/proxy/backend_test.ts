@@ -142,3 +142,21 @@ Deno.test("a graceful shutdown answers requests already in flight", async () => 
     await cluster.stop();
   }
 });
+
+Deno.test("backend_primary_parallel opens that many connections per server and spreads sessions over them", async () => {
+  const cluster = await startCluster({ groups: 1, config: { backendPrimaryParallel: 3 } });
+  const clients = await Promise.all(Array.from({ length: 6 }, () => cluster.client()));
+  try {
+    await Promise.all(clients.map(async (c, i) => {
+      for (let j = 0; j < 50; j++) await c.call("SET", `par:${i}:${j}`, String(j));
+    }));
+    const direct = await cluster.servers[0].client();
+    const list = (await direct.call("CLIENT", "LIST") as string).trim().split("\n");
+    assert.equal(list.length - 1, 3, "three proxy connections besides ours");
+    assert.equal(await direct.call("GET", "par:5:49"), "49");
+    await direct.close();
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await cluster.stop();
+  }
+});

@@ -366,3 +366,25 @@ Deno.test("a client sees RedisReplyError for error replies (sanity of the test c
     await cluster.stop();
   }
 });
+
+Deno.test("with a small session_max_pipeline a long pipeline is throttled, not cut off", async () => {
+  const cluster = await startCluster({ config: { sessionMaxPipeline: 16 } });
+  const c = await cluster.client();
+  try {
+    const commands = Array.from({ length: 5000 }, (_, i) => i % 2 ? ["INCR", `mp:${i % 7}`] : ["GET", `mp:${i % 7}`]);
+    const replies = await c.pipeline(commands);
+    const counters = new Map<string, number>();
+    const expected = commands.map(([cmd, key]) => {
+      if (cmd === "INCR") {
+        counters.set(key, (counters.get(key) ?? 0) + 1);
+        return counters.get(key)!;
+      }
+      const v = counters.get(key);
+      return v === undefined ? null : String(v);
+    });
+    assert.deepEqual(replies, expected);
+  } finally {
+    await c.close();
+    await cluster.stop();
+  }
+});
