@@ -152,7 +152,226 @@ export function proxyModelToJson(m: ProxyModel, id?: number): Record<string, unk
   return o;
 }
 
-/** JSON text as Codis writes it: pretty-printed with 4-space indentation. */
+/** Parses Codis's JSON of a proxy model; returns the model and the dashboard's id for it (0 if none). */
+export function proxyModelFromJson(json: unknown): { model: ProxyModel; id: number } {
+  const o = object(json, "proxy");
+  const what = `proxy ${typeof o.token === "string" ? o.token : ""}`.trim();
+  const model: ProxyModel = {
+    token: field(o, "token", "", what),
+    startTime: field(o, "start_time", "", what),
+    adminAddr: field(o, "admin_addr", "", what),
+    protoType: field(o, "proto_type", "", what),
+    proxyAddr: field(o, "proxy_addr", "", what),
+    jodisPath: field(o, "jodis_path", "", what),
+    productName: field(o, "product_name", "", what),
+    pid: field(o, "pid", 0, what),
+    pwd: field(o, "pwd", "", what),
+    sys: field(o, "sys", "", what),
+    hostname: field(o, "hostname", "", what),
+    datacenter: field(o, "datacenter", "", what),
+  };
+  if (!model.token) throw new ModelError(`Bad proxy: "token" is missing`);
+  return { model, id: integer(o, "id", what) };
+}
+
+/** The dashboard's record in the store (`/codis3/{product}/topom`): its lock and its address. */
+export interface TopomModel {
+  token: string;
+  startTime: string;
+  adminAddr: string;
+  productName: string;
+  pid: number;
+  pwd: string;
+  sys: string;
+}
+
+export function topomToJson(t: TopomModel): Record<string, unknown> {
+  return {
+    token: t.token,
+    start_time: t.startTime,
+    admin_addr: t.adminAddr,
+    product_name: t.productName,
+    pid: t.pid,
+    pwd: t.pwd,
+    sys: t.sys,
+  };
+}
+
+export function topomFromJson(json: unknown): TopomModel {
+  const o = object(json, "topom");
+  return {
+    token: field(o, "token", "", "topom"),
+    startTime: field(o, "start_time", "", "topom"),
+    adminAddr: field(o, "admin_addr", "", "topom"),
+    productName: field(o, "product_name", "", "topom"),
+    pid: field(o, "pid", 0, "topom"),
+    pwd: field(o, "pwd", "", "topom"),
+    sys: field(o, "sys", "", "topom"),
+  };
+}
+
+/** Slot action states, in the order a migration goes through them. */
+export const ACTION_PENDING = "pending";
+export const ACTION_PREPARING = "preparing";
+export const ACTION_PREPARED = "prepared";
+export const ACTION_MIGRATING = "migrating";
+export const ACTION_FINISHED = "finished";
+export const ACTION_STATES = [ACTION_PENDING, ACTION_PREPARING, ACTION_PREPARED, ACTION_MIGRATING, ACTION_FINISHED];
+
+/** Where a slot belongs (`/codis3/{product}/slots/slot-NNNN`); an absent node is an offline slot. */
+export interface SlotMapping {
+  id: number;
+  /** 0 = offline. */
+  groupId: number;
+  action: { index: number; state: string; targetId: number };
+}
+
+export function offlineSlotMapping(id: number): SlotMapping {
+  return { id, groupId: 0, action: { index: 0, state: "", targetId: 0 } };
+}
+
+/** True for an offline slot with no action: what an absent node means. */
+export function isDefaultSlotMapping(m: SlotMapping): boolean {
+  return m.groupId === 0 && m.action.index === 0 && m.action.state === "" && m.action.targetId === 0;
+}
+
+export function slotMappingToJson(m: SlotMapping): Record<string, unknown> {
+  const action: Record<string, unknown> = {};
+  if (m.action.index) action.index = m.action.index;
+  if (m.action.state) action.state = m.action.state;
+  if (m.action.targetId) action.target_id = m.action.targetId;
+  return { id: m.id, group_id: m.groupId, action };
+}
+
+export function slotMappingFromJson(json: unknown): SlotMapping {
+  const o = object(json, "slot mapping");
+  const id = integer(o, "id", "slot mapping");
+  if (id < 0 || id >= MAX_SLOT_NUM) {
+    throw new ModelError(`Bad slot mapping: invalid slot id = ${id}, out of range [0,${MAX_SLOT_NUM})`);
+  }
+  const what = `slot-${String(id).padStart(4, "0")}`;
+  const a = o.action === undefined || o.action === null ? {} : object(o.action, `${what} action`);
+  const state = field(a, "state", "", what);
+  if (state && !ACTION_STATES.includes(state)) throw new ModelError(`Bad ${what}: unknown action state "${state}"`);
+  return {
+    id,
+    groupId: integer(o, "group_id", what),
+    action: { index: integer(a, "index", what), state, targetId: integer(a, "target_id", what) },
+  };
+}
+
+/** One server of a group; the group's first server is its master. */
+export interface GroupServer {
+  addr: string;
+  datacenter: string;
+  /** The sync (REPLICAOF) action: pending, syncing, synced, synced_failed. */
+  action: { index: number; state: string };
+  /** Whether the server may serve reads for other groups' slots (Codis's replica groups). */
+  replicaGroup: boolean;
+}
+
+/** A group of servers (`/codis3/{product}/group/group-NNNN`). */
+export interface GroupModel {
+  id: number;
+  servers: GroupServer[];
+  promoting: { index: number; state: string };
+  outOfSync: boolean;
+}
+
+export const MAX_GROUP_ID = 9999;
+
+export function groupToJson(g: GroupModel): Record<string, unknown> {
+  return {
+    id: g.id,
+    servers: g.servers.map((s) => ({
+      server: s.addr,
+      datacenter: s.datacenter,
+      action: indexState(s.action),
+      replica_group: s.replicaGroup,
+    })),
+    promoting: indexState(g.promoting),
+    out_of_sync: g.outOfSync,
+  };
+}
+
+export function groupFromJson(json: unknown): GroupModel {
+  const o = object(json, "group");
+  const id = integer(o, "id", "group");
+  const what = `group-${String(id).padStart(4, "0")}`;
+  const servers = o.servers ?? [];
+  if (!Array.isArray(servers)) throw new ModelError(`Bad ${what}: "servers" must be a list`);
+  return {
+    id,
+    servers: servers.map((sj) => {
+      const so = object(sj, `${what} server`);
+      const addr = field(so, "server", "", what);
+      const action = so.action === undefined || so.action === null ? {} : object(so.action, `${what} ${addr} action`);
+      return {
+        addr,
+        datacenter: field(so, "datacenter", "", what),
+        action: { index: integer(action, "index", what), state: field(action, "state", "", what) },
+        replicaGroup: field(so, "replica_group", false, what),
+      };
+    }),
+    promoting: readIndexState(o.promoting, `${what} promoting`),
+    outOfSync: field(o, "out_of_sync", false, what),
+  };
+}
+
+/** The sentinels (`/codis3/{product}/sentinel`). */
+export interface SentinelModel {
+  servers: string[];
+  outOfSync: boolean;
+}
+
+export function sentinelToJson(s: SentinelModel): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  if (s.servers.length > 0) o.servers = s.servers;
+  o.out_of_sync = s.outOfSync;
+  return o;
+}
+
+export function sentinelFromJson(json: unknown): SentinelModel {
+  const o = object(json, "sentinel");
+  const servers = o.servers ?? [];
+  if (!Array.isArray(servers) || !servers.every((a) => typeof a === "string")) {
+    throw new ModelError(`Bad sentinel: "servers" must be a list of addresses`);
+  }
+  return { servers: servers as string[], outOfSync: field(o, "out_of_sync", false, "sentinel") };
+}
+
+function indexState(a: { index: number; state: string }): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  if (a.index) o.index = a.index;
+  if (a.state) o.state = a.state;
+  return o;
+}
+
+function readIndexState(json: unknown, what: string): { index: number; state: string } {
+  const o = json === undefined || json === null ? {} : object(json, what);
+  return { index: integer(o, "index", what), state: field(o, "state", "", what) };
+}
+
+function object(json: unknown, what: string): Record<string, unknown> {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new ModelError(`Bad ${what}: expected a JSON object`);
+  }
+  return json as Record<string, unknown>;
+}
+
+function integer(o: Record<string, unknown>, key: string, what: string): number {
+  const v = field(o, key, 0, what);
+  if (!Number.isSafeInteger(v)) throw new ModelError(`Bad ${what}: "${key}" must be an integer`);
+  return v;
+}
+
+/**
+ * JSON text as Codis writes it: Go's `json.MarshalIndent` with 4-space indentation, which also
+ * escapes `<`, `>`, `&` and the line separators U+2028/U+2029 in strings.
+ */
 export function toCodisJson(value: unknown): string {
-  return JSON.stringify(value, null, 4);
+  return JSON.stringify(value, null, 4).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }

@@ -47,21 +47,24 @@ export async function waitFor<T>(check: () => T | Promise<T>, options: Partial<W
   }
 }
 
-/** A redis-server process started for a test. */
-export class RedisServer {
+/**
+ * A server process started for a test, on its own port and temporary directory. Subclasses say
+ * how to tell that it is ready.
+ */
+export abstract class ServerProcess {
   readonly port: number;
   readonly dir: string;
-  readonly password: string;
-  #child: Deno.ChildProcess;
+  #command: string;
   #args: string[];
+  #child: Deno.ChildProcess;
   #stopped = false;
 
-  private constructor(port: number, dir: string, password: string, args: string[], child: Deno.ChildProcess) {
+  protected constructor(command: string, port: number, dir: string, args: string[]) {
+    this.#command = command;
     this.port = port;
     this.dir = dir;
-    this.password = password;
     this.#args = args;
-    this.#child = child;
+    this.#child = this.#spawn();
   }
 
   /** `127.0.0.1:port`. */
@@ -72,6 +75,55 @@ export class RedisServer {
   /** The process id. */
   get pid(): number {
     return this.#child.pid;
+  }
+
+  /** Waits until the server answers. */
+  abstract waitReady(timeoutMs?: number): Promise<void>;
+
+  /** Kills the process with `signal` (SIGKILL: a crash) and waits for it to exit. */
+  async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // already exited
+    }
+    await this.#child.status;
+  }
+
+  /** Starts the process again on the same port and directory (after {@linkcode kill}). */
+  async restart(): Promise<void> {
+    if (!this.#stopped) await this.kill();
+    this.#child = this.#spawn();
+    this.#stopped = false;
+    await this.waitReady();
+  }
+
+  /** Stops the server and removes its directory. */
+  async stop(): Promise<void> {
+    await this.kill("SIGTERM");
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+
+  #spawn(): Deno.ChildProcess {
+    return new Deno.Command(this.#command, {
+      args: this.#args,
+      cwd: this.dir,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  }
+}
+
+/** A redis-server process started for a test. */
+export class RedisServer extends ServerProcess {
+  readonly password: string;
+
+  private constructor(port: number, dir: string, password: string, args: string[]) {
+    super("redis-server", port, dir, args);
+    this.password = password;
   }
 
   /** Starts redis-server on a free port and waits until it answers PING. */
@@ -97,7 +149,7 @@ export class RedisServer {
       ...(password ? ["--requirepass", password, "--masterauth", password] : []),
       ...(options.args ?? []),
     ];
-    const server = new RedisServer(port, dir, password, args, spawn(args));
+    const server = new RedisServer(port, dir, password, args);
     await server.waitReady();
     return server;
   }
@@ -118,34 +170,4 @@ export class RedisServer {
   client(db = 0): Promise<RedisClient> {
     return RedisClient.connect(this.addr, { password: this.password, db });
   }
-
-  /** Kills the process with `signal` (SIGKILL: a crash) and waits for it to exit. */
-  async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    try {
-      this.#child.kill(signal);
-    } catch {
-      // already exited
-    }
-    await this.#child.status;
-  }
-
-  /** Starts the process again on the same port (after {@linkcode kill}). */
-  async restart(): Promise<void> {
-    if (!this.#stopped) await this.kill();
-    this.#child = spawn(this.#args);
-    this.#stopped = false;
-    await this.waitReady();
-  }
-
-  /** Stops the server and removes its directory. */
-  async stop(): Promise<void> {
-    await this.kill("SIGTERM");
-    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
-  }
-}
-
-function spawn(args: string[]): Deno.ChildProcess {
-  return new Deno.Command("redis-server", { args, stdin: "null", stdout: "null", stderr: "null" }).spawn();
 }

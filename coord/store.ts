@@ -1,0 +1,250 @@
+/**
+ * One product's metadata in a coordinator store, with Codis's layout (`models.Store`):
+ *
+ *     /codis3/{product}/topom                  the dashboard's lock and address
+ *     /codis3/{product}/slots/slot-NNNN        slot mappings (absent = offline)
+ *     /codis3/{product}/group/group-NNNN       groups
+ *     /codis3/{product}/proxy/proxy-{token}    proxies
+ *     /codis3/{product}/sentinel               sentinels
+ *     /jodis/{product}/proxy-{token}           proxies for client discovery (ephemeral)
+ *
+ * Every node is Codis's JSON, pretty-printed with 4-space indentation.
+ *
+ * @module
+ */
+
+import { type CoordClient, fromUtf8, StoreError, utf8 } from "./client.ts";
+import {
+  groupFromJson,
+  type GroupModel,
+  groupToJson,
+  isDefaultSlotMapping,
+  ModelError,
+  offlineSlotMapping,
+  type ProxyModel,
+  proxyModelFromJson,
+  proxyModelToJson,
+  sentinelFromJson,
+  type SentinelModel,
+  sentinelToJson,
+  type SlotMapping,
+  slotMappingFromJson,
+  slotMappingToJson,
+  toCodisJson,
+  topomFromJson,
+  type TopomModel,
+  topomToJson,
+} from "./models.ts";
+import { MAX_SLOT_NUM } from "../redis/slot_hash.ts";
+import { isValidProductName } from "../utils/xauth.ts";
+
+export const CODIS_DIR = "/codis3";
+export const JODIS_DIR = "/jodis";
+
+/** `/codis3/{product}` */
+export function productDir(product: string): string {
+  return `${CODIS_DIR}/${product}`;
+}
+
+/** A proxy as the store keeps it: its model and the dashboard's number for it. */
+export interface StoredProxy {
+  id: number;
+  model: ProxyModel;
+}
+
+/** The dashboard's lock is held by someone else. */
+export class LockedError extends Error {
+  readonly holder: TopomModel | null;
+  constructor(message: string, holder: TopomModel | null) {
+    super(message);
+    this.name = "LockedError";
+    this.holder = holder;
+  }
+}
+
+export class ProductStore {
+  readonly client: CoordClient;
+  readonly product: string;
+
+  constructor(client: CoordClient, product: string) {
+    if (!isValidProductName(product)) {
+      throw new ModelError(`invalid product name "${product}": it must match ^\\w[\\w\\.\\-]*$`);
+    }
+    this.client = client;
+    this.product = product;
+  }
+
+  get dir(): string {
+    return productDir(this.product);
+  }
+  get lockPath(): string {
+    return `${this.dir}/topom`;
+  }
+  get slotsDir(): string {
+    return `${this.dir}/slots`;
+  }
+  slotPath(id: number): string {
+    return `${this.slotsDir}/slot-${String(id).padStart(4, "0")}`;
+  }
+  get groupDir(): string {
+    return `${this.dir}/group`;
+  }
+  groupPath(id: number): string {
+    return `${this.groupDir}/group-${String(id).padStart(4, "0")}`;
+  }
+  get proxyDir(): string {
+    return `${this.dir}/proxy`;
+  }
+  proxyPath(token: string): string {
+    return `${this.proxyDir}/proxy-${token}`;
+  }
+  get sentinelPath(): string {
+    return `${this.dir}/sentinel`;
+  }
+  get jodisDir(): string {
+    return `${JODIS_DIR}/${this.product}`;
+  }
+  jodisPath(token: string): string {
+    return `${this.jodisDir}/proxy-${token}`;
+  }
+
+  // --- the dashboard's lock --------------------------------------------------------------------
+
+  /** Takes the product's lock for a dashboard; fails with LockedError naming the holder. */
+  async acquire(topom: TopomModel): Promise<void> {
+    if (await this.client.createIfAbsent(this.lockPath, encode(topomToJson(topom)))) return;
+    const holder = await this.loadTopom().catch(() => null);
+    const who = holder
+      ? `dashboard ${holder.adminAddr} (pid ${holder.pid}, started ${holder.startTime})`
+      : "another dashboard";
+    throw new LockedError(
+      `product "${this.product}" is locked by ${who}: ${this.lockPath} exists in ${this.client.backend} ${this.client.addr}. ` +
+        `If that dashboard is dead, remove the lock (codis-admin --remove-lock, or codis-dashboard --remove-lock).`,
+      holder,
+    );
+  }
+
+  /** Deletes the lock (no error if there is none). */
+  async release(): Promise<void> {
+    await this.client.delete(this.lockPath);
+  }
+
+  /** The dashboard's record, or null when no dashboard holds the lock. */
+  async loadTopom(): Promise<TopomModel | null> {
+    const data = await this.client.read(this.lockPath);
+    return data ? this.#decode(data, this.lockPath, topomFromJson) : null;
+  }
+
+  // --- slots -----------------------------------------------------------------------------------
+
+  /** All 1024 slot mappings (absent nodes are offline slots). */
+  async slotMappings(): Promise<SlotMapping[]> {
+    const slots = Array.from({ length: MAX_SLOT_NUM }, (_, i) => offlineSlotMapping(i));
+    for (const path of await this.client.list(this.slotsDir)) {
+      const data = await this.client.read(path);
+      if (!data || data.length === 0) continue;
+      const m = this.#decode(data, path, slotMappingFromJson);
+      if (path !== this.slotPath(m.id)) throw this.#corrupt(path, `holds slot ${m.id}`);
+      slots[m.id] = m;
+    }
+    return slots;
+  }
+
+  async loadSlotMapping(id: number): Promise<SlotMapping> {
+    const data = await this.client.read(this.slotPath(id));
+    return data && data.length > 0
+      ? this.#decode(data, this.slotPath(id), slotMappingFromJson)
+      : offlineSlotMapping(id);
+  }
+
+  /** Stores a slot mapping; an offline slot with no action is stored as no node, as Codis reads it. */
+  async updateSlotMapping(m: SlotMapping): Promise<void> {
+    if (isDefaultSlotMapping(m)) {
+      await this.client.delete(this.slotPath(m.id));
+    } else {
+      await this.client.update(this.slotPath(m.id), encode(slotMappingToJson(m)));
+    }
+  }
+
+  // --- groups ----------------------------------------------------------------------------------
+
+  async listGroups(): Promise<GroupModel[]> {
+    const groups: GroupModel[] = [];
+    for (const path of await this.client.list(this.groupDir)) {
+      const data = await this.client.read(path);
+      if (!data || data.length === 0) continue;
+      groups.push(this.#decode(data, path, groupFromJson));
+    }
+    return groups.sort((a, b) => a.id - b.id);
+  }
+
+  async loadGroup(id: number): Promise<GroupModel | null> {
+    const data = await this.client.read(this.groupPath(id));
+    return data && data.length > 0 ? this.#decode(data, this.groupPath(id), groupFromJson) : null;
+  }
+
+  async updateGroup(g: GroupModel): Promise<void> {
+    await this.client.update(this.groupPath(g.id), encode(groupToJson(g)));
+  }
+
+  async deleteGroup(id: number): Promise<void> {
+    await this.client.delete(this.groupPath(id));
+  }
+
+  // --- proxies ---------------------------------------------------------------------------------
+
+  async listProxies(): Promise<StoredProxy[]> {
+    const proxies: StoredProxy[] = [];
+    for (const path of await this.client.list(this.proxyDir)) {
+      const data = await this.client.read(path);
+      if (!data || data.length === 0) continue;
+      proxies.push(this.#decode(data, path, proxyModelFromJson));
+    }
+    return proxies.sort((a, b) => a.id - b.id || a.model.token.localeCompare(b.model.token));
+  }
+
+  async updateProxy(p: StoredProxy): Promise<void> {
+    await this.client.update(this.proxyPath(p.model.token), encode(proxyModelToJson(p.model, p.id)));
+  }
+
+  async deleteProxy(token: string): Promise<void> {
+    await this.client.delete(this.proxyPath(token));
+  }
+
+  // --- sentinels -------------------------------------------------------------------------------
+
+  async loadSentinel(): Promise<SentinelModel | null> {
+    const data = await this.client.read(this.sentinelPath);
+    return data && data.length > 0 ? this.#decode(data, this.sentinelPath, sentinelFromJson) : null;
+  }
+
+  async updateSentinel(s: SentinelModel): Promise<void> {
+    await this.client.update(this.sentinelPath, encode(sentinelToJson(s)));
+  }
+
+  // --- internals -------------------------------------------------------------------------------
+
+  #decode<T>(data: Uint8Array, path: string, fromJson: (json: unknown) => T): T {
+    let json: unknown;
+    try {
+      json = JSON.parse(fromUtf8(data));
+    } catch (e) {
+      throw this.#corrupt(path, `is not JSON (${(e as Error).message})`);
+    }
+    try {
+      return fromJson(json);
+    } catch (e) {
+      if (e instanceof ModelError) throw this.#corrupt(path, `is not what Codis writes there: ${e.message}`);
+      throw e;
+    }
+  }
+
+  #corrupt(path: string, detail: string): StoreError {
+    return new StoreError(this.client.backend, this.client.addr, "read", path, "failed", `the node ${detail}`);
+  }
+}
+
+/** A model's JSON as Codis stores it. */
+export function encode(json: unknown): Uint8Array {
+  return utf8(toCodisJson(json));
+}
