@@ -1,0 +1,146 @@
+/**
+ * The dashboard's background work on actions: the slot-action scheduler (Codis's
+ * `ProcessSlotAction`, `codis-behaviour.md` §4.3) and the sync-action loop (REPLICAOF, §4.5).
+ *
+ * @module
+ */
+
+import {
+  ACTION_FINISHED,
+  ACTION_MIGRATING,
+  ACTION_PENDING,
+  ACTION_PREPARED,
+  ACTION_PREPARING,
+  type SlotMapping,
+} from "../coord/models.ts";
+import { log } from "../utils/log.ts";
+import type { Topom } from "./topom.ts";
+
+/** One slot whose keys must move: from the source master to the target master. */
+export interface SlotMove {
+  slot: number;
+  /** Source master ("" when the slot was offline: nothing to move). */
+  from: string;
+  to: string;
+  fromGroup: number;
+  toGroup: number;
+}
+
+/** Moves the keys of migrating slots; resolves when none of their keys is left on the source. */
+export interface SlotMover {
+  move(moves: SlotMove[], topom: Topom): Promise<void>;
+}
+
+/** A cancellable loop that runs `step` about every `periodMs`, backing off after errors. */
+export class Loop {
+  #stopped = false;
+  #wake: (() => void) | null = null;
+  #done: Promise<void>;
+
+  constructor(name: string, periodMs: number, step: () => Promise<boolean | void>, errorBackoffMs = 5000) {
+    this.#done = (async () => {
+      while (!this.#stopped) {
+        let delay = periodMs;
+        try {
+          // A step that did work runs again at once.
+          if (await step()) delay = 10;
+        } catch (e) {
+          log.warn(`${name}: ${e instanceof Error ? e.message : e}`);
+          delay = errorBackoffMs;
+        }
+        await this.sleep(delay);
+      }
+    })();
+  }
+
+  /** Sleeps unless stopped or woken. */
+  sleep(ms: number): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = null;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        resolve();
+      };
+    });
+  }
+
+  /** Runs the next step now. */
+  wake(): void {
+    this.#wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#done;
+  }
+}
+
+/** One round of the slot-action scheduler; true when it did something. */
+export async function processSlotActions(topom: Topom, mover: SlotMover): Promise<boolean> {
+  const batch = topom.nextActionBatch();
+  if (batch.length === 0) return false;
+  // Bring every slot of the batch to `migrating` (each step is its own barrier on all proxies).
+  const migrating: SlotMapping[] = [];
+  for (let m of batch) {
+    // pending → preparing → prepared → migrating
+    while ([ACTION_PENDING, ACTION_PREPARING, ACTION_PREPARED].includes(m.action.state)) {
+      m = await topom.advanceAction(m.id);
+    }
+    if (m.action.state === ACTION_MIGRATING) migrating.push(m);
+    else if (m.action.state === ACTION_FINISHED) await finish(topom, m.id);
+  }
+  if (migrating.length === 0) return true;
+
+  // While disabled, or while a group is promoting, data does not move.
+  if (topom.actionDisabled) return false;
+  const moves = migrating.map((m) => {
+    const ends = topom.migrationEnds(m);
+    return { slot: m.id, from: ends.from, to: ends.to, fromGroup: m.groupId, toGroup: m.action.targetId };
+  });
+  topom.actionExecutors = moves.length;
+  try {
+    await mover.move(moves, topom);
+  } finally {
+    topom.actionExecutors = 0;
+  }
+  for (const m of migrating) {
+    await topom.advanceAction(m.id); // migrating → finished
+    await finish(topom, m.id);
+  }
+  return true;
+}
+
+async function finish(topom: Topom, sid: number): Promise<void> {
+  const m = await topom.advanceAction(sid); // finished → done, pushed to every proxy
+  log.info(`slot-[${sid}] is now in group-[${m.groupId}]`);
+}
+
+/** One round of the sync-action loop; true when it ran an action. */
+export async function processSyncAction(topom: Topom): Promise<boolean> {
+  const next = await topom.takeSyncAction();
+  if (!next) return false;
+  const what = next.master ? `replicate ${next.master}` : "be a master";
+  try {
+    const note = await topom.replicaOf(next.addr, next.master);
+    if (note) {
+      topom.syncNotes.set(next.addr, note);
+      log.warn(`sync server-[${next.addr}]: ${note}`);
+    } else {
+      topom.syncNotes.delete(next.addr);
+    }
+    await topom.finishSyncAction(next.addr, true);
+    log.info(`sync server-[${next.addr}] to ${what}: done`);
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    topom.syncNotes.set(next.addr, `failed: ${message}`);
+    await topom.finishSyncAction(next.addr, false);
+    log.warn(`sync server-[${next.addr}] to ${what} failed: ${message}`);
+  }
+  return true;
+}

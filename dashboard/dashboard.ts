@@ -1,0 +1,218 @@
+/**
+ * A running dashboard: the store and its lock, the {@linkcode Topom}, the HTTP API and the
+ * background loops. {@linkcode startDashboard} is the one entry point.
+ *
+ * @module
+ */
+
+import type { Hono } from "hono";
+import { type CoordClient, StoreError } from "../coord/client.ts";
+import {
+  groupToJson,
+  proxyModelToJson,
+  sentinelToJson,
+  slotMappingToJson,
+  type TopomModel,
+  topomToJson,
+} from "../coord/models.ts";
+import { openClient } from "../coord/open.ts";
+import { ProductStore } from "../coord/store.ts";
+import { advertisedAddr, formatAddr, parseAddr } from "../utils/addr.ts";
+import { log } from "../utils/log.ts";
+import { goTimeString, unameAll } from "../utils/process_info.ts";
+import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
+import { newToken } from "../utils/xauth.ts";
+import { Loop, processSlotActions, processSyncAction } from "./actions.ts";
+import { dashboardApp } from "./api.ts";
+import { type DashboardConfig, dashboardConfigJson } from "./config.ts";
+import { ScanMover } from "./mover.ts";
+import { StatsCollector } from "./stats.ts";
+import { Topom } from "./topom.ts";
+
+/** Options of {@linkcode startDashboard}. */
+export interface DashboardOptions {
+  config: DashboardConfig;
+  /** Advertised admin address (`--host-admin`); default: derived from the bound address. */
+  hostAdmin?: string;
+  /** Delete a stale lock first (`--remove-lock`). */
+  removeLock?: boolean;
+  /** How long one store operation may take. */
+  storeTimeoutMs?: number;
+}
+
+export class Dashboard {
+  readonly topom: Topom;
+  readonly stats: StatsCollector;
+  readonly mover = new ScanMover();
+  readonly client: CoordClient;
+  #server: Deno.HttpServer | null = null;
+  #loops: Loop[] = [];
+  #closing: Promise<void> | null = null;
+  #done: Promise<void>;
+  #resolveDone!: () => void;
+
+  constructor(topom: Topom, client: CoordClient) {
+    this.topom = topom;
+    this.client = client;
+    this.stats = new StatsCollector(topom);
+    this.#done = new Promise((r) => this.#resolveDone = r);
+  }
+
+  /** Resolves when the dashboard has closed. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  get adminAddr(): string {
+    return this.topom.model.adminAddr;
+  }
+
+  /** Starts the background loops. */
+  startLoops(): void {
+    this.#loops = [
+      new Loop("stats", 1000, () => this.stats.refresh()),
+      new Loop("slot actions", 1000, () => processSlotActions(this.topom, this.mover)),
+      new Loop("sync actions", 1000, () => processSyncAction(this.topom)),
+    ];
+  }
+
+  /** Runs the slot-action scheduler now (after actions were created or enabled). */
+  wakeActions(): void {
+    this.#loops[1]?.wake();
+  }
+
+  set server(s: Deno.HttpServer) {
+    this.#server = s;
+  }
+
+  /** Codis's overview: version, config, model, stats. */
+  overviewJson(): Record<string, unknown> {
+    return {
+      version: VERSION_TEXT,
+      compile: COMPILE_TEXT,
+      config: dashboardConfigJson(this.topom.config),
+      model: topomToJson(this.topom.model),
+      stats: this.statsJson(),
+    };
+  }
+
+  /** Codis's stats JSON (§4.2), with migration progress. */
+  statsJson(): Record<string, unknown> {
+    const t = this.topom;
+    const progress = [...this.mover.progress.values()].map((p) => ({
+      slot: p.slot,
+      from: p.from,
+      to: p.to,
+      moved: p.moved,
+      remaining: p.remaining,
+      passes: p.passes,
+      seconds: Math.round((Date.now() - p.startedAt) / 1000),
+    }));
+    return {
+      closed: t.closed,
+      slots: t.slots().map(slotMappingToJson),
+      group: {
+        models: t.groups().map(groupToJson),
+        stats: this.stats.servers,
+      },
+      proxy: {
+        models: t.proxies().map((p) => proxyModelToJson(p.model, p.id)),
+        stats: this.stats.proxies,
+      },
+      slot_action: {
+        interval: t.actionInterval,
+        disabled: t.actionDisabled,
+        progress: { status: t.actionProgress },
+        executor: t.actionExecutors,
+        migration: {
+          keys_moved: this.mover.totalMoved,
+          keys_per_second: this.mover.keysPerSecond,
+          slots: progress,
+        },
+      },
+      sentinels: { model: sentinelToJson({ servers: [], outOfSync: false }), stats: {}, masters: {} },
+    };
+  }
+
+  /** Stops the loops and the API, releases the lock. Idempotent. */
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = (async () => {
+        this.topom.close();
+        await Promise.all(this.#loops.map((l) => l.stop()));
+        await this.stats.close();
+        try {
+          await this.topom.store.release();
+          log.info(`released the lock ${this.topom.store.lockPath}`);
+        } catch (e) {
+          log.error(`cannot release the lock: ${e instanceof Error ? e.message : e}`);
+        }
+        await this.client.close();
+        await this.#server?.shutdown();
+        this.#resolveDone();
+      })();
+    }
+    return this.#closing;
+  }
+}
+
+/**
+ * Opens the store, takes the product's lock (refusing clearly if another dashboard holds it),
+ * loads the state, serves the API and starts the loops.
+ */
+export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
+  const config = options.config;
+  const client = await openClient(config.coordinatorName, config.coordinatorAddr, {
+    auth: config.coordinatorAuth,
+    timeoutMs: options.storeTimeoutMs ?? 30_000,
+  });
+  let dashboard: Dashboard | null = null;
+  let app: Hono | null = null;
+  let server: Deno.HttpServer | null = null;
+  try {
+    const store = new ProductStore(client, config.productName);
+    const wanted = parseAddr(config.adminAddr);
+    let port = 0;
+    server = Deno.serve({
+      hostname: wanted.host || "0.0.0.0",
+      port: wanted.port,
+      onListen: (a) => port = a.port,
+    }, (req) => app ? app.fetch(req) : new Response('{"Cause": "topom is not online"}', { status: 503 }));
+    port = (server.addr as Deno.NetAddr).port || port;
+    const bound = formatAddr(wanted.host || "0.0.0.0", port);
+    const model: TopomModel = {
+      token: newToken(config.productName, bound),
+      startTime: goTimeString(),
+      adminAddr: options.hostAdmin ?? advertisedAddr(wanted.host, port),
+      productName: config.productName,
+      pid: Deno.pid,
+      pwd: Deno.cwd(),
+      sys: unameAll(),
+    };
+    if (options.removeLock) {
+      await store.release();
+      log.warn(`removed the lock ${store.lockPath} (--remove-lock)`);
+    }
+    await store.acquire(model);
+    const topom = new Topom(config, store, model);
+    try {
+      await topom.load();
+    } catch (e) {
+      await store.release().catch(() => {});
+      throw e;
+    }
+    dashboard = new Dashboard(topom, client);
+    dashboard.server = server;
+    app = dashboardApp(dashboard);
+    dashboard.startLoops();
+    log.info(
+      `dashboard ${model.adminAddr} of product "${config.productName}" is online (store ${client.backend} ${client.addr})`,
+    );
+    return dashboard;
+  } catch (e) {
+    await server?.shutdown();
+    await client.close();
+    if (e instanceof StoreError) throw new Error(`store: ${e.message}`);
+    throw e;
+  }
+}

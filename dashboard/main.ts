@@ -1,0 +1,115 @@
+/**
+ * codis-dashboard: flags → config → {@linkcode startDashboard}.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { backendName } from "../coord/open.ts";
+import { log, parseLogLevel } from "../utils/log.ts";
+import { runProgram, UsageError, writePidFile } from "../utils/program.ts";
+import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
+import {
+  DEFAULT_DASHBOARD_CONFIG,
+  defaultDashboardToml,
+  parseDashboardConfig,
+  validateDashboardConfig,
+} from "./config.ts";
+import { startDashboard } from "./dashboard.ts";
+
+const USAGE = `Usage:
+    codis-dashboard [--ncpu=N] [--config=CONF] [--log=FILE] [--log-level=LEVEL] [--host-admin=ADDR]
+                    [--pidfile=FILE] [--zookeeper=ADDR|--etcd=ADDR|--filesystem=ROOT]
+                    [--product_name=NAME] [--product_auth=AUTH] [--remove-lock]
+    codis-dashboard --default-config
+    codis-dashboard --version
+
+Options:
+    --ncpu=N                    Go runtime threads in Codis; accepted and ignored here.
+    -c CONF, --config=CONF      run with the specific configuration (default: built-in defaults).
+    -l FILE, --log=FILE         set path/name of daily rotated log file.
+    --log-level=LEVEL           set the log-level, should be INFO,WARN,DEBUG or ERROR, default is INFO.
+    --host-admin=ADDR           advertised admin address (default: from admin_addr).
+    --zookeeper, --etcd, --filesystem   the coordinator (overrides coordinator_name/addr).
+    --product_name, --product_auth      override dashboard.toml.
+    --remove-lock               delete the product's lock first (only when the old dashboard is dead).
+    --pidfile=FILE              write the process id to FILE.
+`;
+
+async function main(args: string[]): Promise<number> {
+  const { values: flags } = parseArgs({
+    args,
+    options: {
+      "ncpu": { type: "string" },
+      "config": { type: "string", short: "c" },
+      "log": { type: "string", short: "l" },
+      "log-level": { type: "string" },
+      "host-admin": { type: "string" },
+      "pidfile": { type: "string" },
+      "zookeeper": { type: "string" },
+      "etcd": { type: "string" },
+      "filesystem": { type: "string" },
+      "product_name": { type: "string" },
+      "product_auth": { type: "string" },
+      "remove-lock": { type: "boolean" },
+      "default-config": { type: "boolean" },
+      "version": { type: "boolean" },
+      "help": { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (flags.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (flags["default-config"]) {
+    console.log(defaultDashboardToml());
+    return 0;
+  }
+  if (flags.version) {
+    console.log(`version: ${VERSION_TEXT}\ncompile: ${COMPILE_TEXT}`);
+    return 0;
+  }
+  if (flags["log-level"]) {
+    const level = parseLogLevel(flags["log-level"]);
+    if (!level) {
+      throw new UsageError(`invalid --log-level "${flags["log-level"]}": use DEBUG, INFO, WARN, ERROR or NONE`);
+    }
+    log.setLevel(level);
+  }
+  if (flags.log) log.setFile(flags.log);
+
+  const config = flags.config
+    ? parseDashboardConfig(await Deno.readTextFile(flags.config), flags.config)
+    : { ...DEFAULT_DASHBOARD_CONFIG };
+  const coordinators = (["zookeeper", "etcd", "filesystem"] as const).filter((f) => flags[f] !== undefined);
+  if (coordinators.length > 1) {
+    throw new UsageError(`give one coordinator, not ${coordinators.map((f) => `--${f}`).join(" and ")}`);
+  }
+  if (coordinators.length === 1) {
+    config.coordinatorName = backendName(coordinators[0])!;
+    config.coordinatorAddr = flags[coordinators[0]]!;
+  }
+  if (flags.product_name !== undefined) config.productName = flags.product_name;
+  if (flags.product_auth !== undefined) config.productAuth = flags.product_auth;
+  validateDashboardConfig(config);
+
+  const dashboard = await startDashboard({
+    config,
+    hostAdmin: flags["host-admin"],
+    removeLock: flags["remove-lock"] ?? false,
+  });
+  const removePid = flags.pidfile ? writePidFile(flags.pidfile) : () => {};
+  const stop = () => void dashboard.close();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await dashboard.done;
+  Deno.removeSignalListener("SIGINT", stop);
+  Deno.removeSignalListener("SIGTERM", stop);
+  removePid();
+  log.info("dashboard is exiting");
+  return 0;
+}
+
+if (import.meta.main) runProgram("codis-dashboard", main);

@@ -1,0 +1,196 @@
+/**
+ * The dashboard's key mover on stock Redis (decision 6 of ARCHITECTURE.md): for each source
+ * master, one SCAN pass over every database that has keys serves every slot leaving that
+ * master in the batch; the keys of those slots are moved with `MIGRATE … KEYS` in batches of
+ * `migration_async_numkeys`; a slot is done when a whole pass finds none of its keys.
+ *
+ * Proxies move the keys they are asked about themselves (before serving a request), so the
+ * mover and the proxies race harmlessly: MIGRATE is atomic per call, and a key already moved
+ * answers NOKEY.
+ *
+ * @module
+ */
+
+import { RedisClient } from "../redis/redis_client.ts";
+import { RespError, type RespValue } from "../redis/resp_value.ts";
+import { slotOf } from "../redis/slot_hash.ts";
+import { parseAddr } from "../utils/addr.ts";
+import { log } from "../utils/log.ts";
+import type { SlotMove, SlotMover } from "./actions.ts";
+import type { Topom } from "./topom.ts";
+
+/** Progress of one slot's migration, for the stats. */
+export interface SlotProgress {
+  slot: number;
+  from: string;
+  to: string;
+  /** Keys this mover has moved (proxies move some more on demand). */
+  moved: number;
+  /** Keys of the slot seen on the source in the last pass, not yet moved: an estimate of what remains. */
+  remaining: number;
+  /** Full passes over the source so far. */
+  passes: number;
+  startedAt: number;
+}
+
+/** SCAN COUNT: keys the server looks at per call. */
+const SCAN_COUNT = 1000;
+
+export class ScanMover implements SlotMover {
+  /** Slots being moved now. */
+  readonly progress = new Map<number, SlotProgress>();
+  /** Keys moved since the dashboard started, and when the last batch ended: for keys/s. */
+  totalMoved = 0;
+  #rate = { keys: 0, since: performance.now(), perSecond: 0 };
+
+  /** Keys per second over the last few seconds. */
+  get keysPerSecond(): number {
+    const now = performance.now();
+    const elapsed = (now - this.#rate.since) / 1000;
+    if (elapsed >= 2) {
+      this.#rate.perSecond = this.#rate.keys / elapsed;
+      this.#rate = { keys: 0, since: now, perSecond: this.#rate.perSecond };
+    }
+    return Math.round(this.#rate.perSecond);
+  }
+
+  async move(moves: SlotMove[], topom: Topom): Promise<void> {
+    const bySource = new Map<string, SlotMove[]>();
+    for (const m of moves) {
+      if (!m.from) continue; // an offline slot has no keys anywhere
+      if (m.from === m.to) continue;
+      const list = bySource.get(m.from) ?? [];
+      list.push(m);
+      bySource.set(m.from, list);
+    }
+    await Promise.all([...bySource.entries()].map(([from, list]) => this.#moveFrom(from, list, topom)));
+  }
+
+  async #moveFrom(from: string, moves: SlotMove[], topom: Topom): Promise<void> {
+    const cfg = topom.config;
+    const pending = new Map<number, SlotMove>(moves.map((m) => [m.slot, m]));
+    for (const m of moves) {
+      this.progress.set(m.slot, {
+        slot: m.slot,
+        from: m.from,
+        to: m.to,
+        moved: 0,
+        remaining: 0,
+        passes: 0,
+        startedAt: Date.now(),
+      });
+    }
+    const client = await RedisClient.connect(from, {
+      password: cfg.productAuth,
+      raw: true,
+      connectTimeoutMs: 5000,
+      timeoutMs: cfg.migrationTimeout + 5000,
+    });
+    try {
+      while (pending.size > 0) {
+        if (topom.closed) throw new Error("the dashboard is closing");
+        const seen = new Map<number, number>();
+        for (const db of await keyspaceDbs(client)) {
+          await client.call("SELECT", db);
+          await this.#passDb(client, db, pending, seen, topom);
+        }
+        for (const [slot] of [...pending]) {
+          const p = this.progress.get(slot)!;
+          p.passes++;
+          p.remaining = seen.get(slot) ?? 0;
+          if (!seen.has(slot)) {
+            pending.delete(slot);
+            log.info(`slot-[${slot}] has no keys left on ${from}: ${p.moved} moved`);
+            topom.actionProgress = `[OK] Slot[${String(slot).padStart(4, "0")}] moved ${p.moved} keys`;
+          }
+        }
+        if (pending.size > 0 && topom.actionInterval > 0) {
+          await new Promise((r) => setTimeout(r, topom.actionInterval / 1000));
+        }
+      }
+    } catch (e) {
+      const first = moves[0].slot;
+      topom.actionProgress = `[ERROR] Slot[${String(first).padStart(4, "0")}]: ${e instanceof Error ? e.message : e}`;
+      throw e;
+    } finally {
+      await client.close();
+      for (const m of moves) this.progress.delete(m.slot);
+    }
+  }
+
+  /** One SCAN pass over a database, migrating the keys of pending slots as they are found. */
+  async #passDb(
+    client: RedisClient,
+    db: number,
+    pending: Map<number, SlotMove>,
+    seen: Map<number, number>,
+    topom: Topom,
+  ): Promise<void> {
+    const batchSize = topom.config.migrationAsyncNumkeys;
+    // Keys waiting to be moved, per target.
+    const buckets = new Map<string, { keys: Uint8Array[]; slots: number[] }>();
+    const flush = async (to: string) => {
+      const b = buckets.get(to);
+      if (!b || b.keys.length === 0) return;
+      buckets.delete(to);
+      await this.#migrate(client, to, db, b.keys, topom);
+      for (const slot of b.slots) {
+        const p = this.progress.get(slot);
+        if (p) p.moved++;
+      }
+    };
+    let cursor = "0";
+    do {
+      const reply = await client.call("SCAN", cursor, "COUNT", SCAN_COUNT) as RespValue[];
+      cursor = new TextDecoder().decode(reply[0] as Uint8Array);
+      for (const key of reply[1] as Uint8Array[]) {
+        const slot = slotOf(key);
+        const move = pending.get(slot);
+        if (!move) continue;
+        seen.set(slot, (seen.get(slot) ?? 0) + 1);
+        const b = buckets.get(move.to) ?? { keys: [], slots: [] };
+        b.keys.push(key);
+        b.slots.push(slot);
+        buckets.set(move.to, b);
+        if (b.keys.length >= batchSize) await flush(move.to);
+      }
+    } while (cursor !== "0");
+    for (const to of [...buckets.keys()]) await flush(to);
+  }
+
+  /** `MIGRATE host port "" db timeout [AUTH pw] KEYS k…`: atomic per call; NOKEY = already gone. */
+  async #migrate(client: RedisClient, to: string, db: number, keys: Uint8Array[], topom: Topom): Promise<void> {
+    const { host, port } = parseAddr(to);
+    const auth = topom.config.productAuth ? ["AUTH", topom.config.productAuth] : [];
+    const reply = await client.send([
+      "MIGRATE",
+      host,
+      port,
+      "",
+      db,
+      topom.config.migrationTimeout,
+      ...auth,
+      "KEYS",
+      ...keys,
+    ]);
+    if (reply instanceof RespError) {
+      throw new Error(
+        `MIGRATE of ${keys.length} keys from ${client.addr} to ${to} (db ${db}) failed: ${reply.message}`,
+      );
+    }
+    this.totalMoved += keys.length;
+    this.#rate.keys += keys.length;
+  }
+}
+
+/** The databases that hold keys, from INFO keyspace (`db3:keys=10,...`). */
+export async function keyspaceDbs(client: RedisClient): Promise<number[]> {
+  const info = await client.call("INFO", "keyspace");
+  const text = info instanceof Uint8Array ? new TextDecoder().decode(info) : String(info);
+  const dbs: number[] = [];
+  for (const line of text.split("\r\n")) {
+    const m = /^db(\d+):keys=(\d+)/.exec(line);
+    if (m && Number(m[2]) > 0) dbs.push(Number(m[1]));
+  }
+  return dbs.sort((a, b) => a - b);
+}
