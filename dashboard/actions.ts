@@ -11,7 +11,6 @@ import {
   ACTION_PENDING,
   ACTION_PREPARED,
   ACTION_PREPARING,
-  type SlotMapping,
 } from "../coord/models.ts";
 import { log } from "../utils/log.ts";
 import type { Topom } from "./topom.ts";
@@ -83,21 +82,23 @@ export class Loop {
 
 /** One round of the slot-action scheduler; true when it did something. */
 export async function processSlotActions(topom: Topom, mover: SlotMover): Promise<boolean> {
-  const batch = topom.nextActionBatch();
+  let batch = topom.nextActionBatch();
   if (batch.length === 0) return false;
-  // Bring every slot of the batch to `migrating` (each step is its own barrier on all proxies).
-  const migrating: SlotMapping[] = [];
-  for (let m of batch) {
-    // pending → preparing → prepared → migrating
-    while ([ACTION_PENDING, ACTION_PREPARING, ACTION_PREPARED].includes(m.action.state)) {
-      m = await topom.advanceAction(m.id);
-    }
-    if (m.action.state === ACTION_MIGRATING) migrating.push(m);
-    else if (m.action.state === ACTION_FINISHED) await finish(topom, m.id);
+  // pending → preparing → prepared → migrating, slots in the same state together (each push is
+  // one barrier on all proxies for all of them).
+  const early = [ACTION_PENDING, ACTION_PREPARING, ACTION_PREPARED];
+  while (batch.some((m) => early.includes(m.action.state))) {
+    const state = early.find((st) => batch.some((m) => m.action.state === st))!;
+    const advanced = await topom.advanceActions(batch.filter((m) => m.action.state === state).map((m) => m.id));
+    const byId = new Map(advanced.map((m) => [m.id, m]));
+    batch = batch.map((m) => byId.get(m.id) ?? m);
   }
+  const finished = batch.filter((m) => m.action.state === ACTION_FINISHED);
+  if (finished.length > 0) await finish(topom, finished.map((m) => m.id));
+  const migrating = batch.filter((m) => m.action.state === ACTION_MIGRATING);
   if (migrating.length === 0) return true;
 
-  // While disabled, or while a group is promoting, data does not move.
+  // While disabled, data does not move.
   if (topom.actionDisabled) return false;
   const moves = migrating.map((m) => {
     const ends = topom.migrationEnds(m);
@@ -109,16 +110,30 @@ export async function processSlotActions(topom: Topom, mover: SlotMover): Promis
   } finally {
     topom.actionExecutors = 0;
   }
-  for (const m of migrating) {
-    await topom.advanceAction(m.id); // migrating → finished
-    await finish(topom, m.id);
-  }
+  const ids = migrating.map((m) => m.id);
+  await topom.advanceActions(ids); // migrating → finished
+  await finish(topom, ids);
   return true;
 }
 
-async function finish(topom: Topom, sid: number): Promise<void> {
-  const m = await topom.advanceAction(sid); // finished → done, pushed to every proxy
-  log.info(`slot-[${sid}] is now in group-[${m.groupId}]`);
+async function finish(topom: Topom, sids: number[]): Promise<void> {
+  const done = await topom.advanceActions(sids); // finished → done, pushed to every proxy
+  const byGroup = new Map<number, number[]>();
+  for (const m of done) byGroup.set(m.groupId, [...(byGroup.get(m.groupId) ?? []), m.id]);
+  for (const [gid, ids] of byGroup) log.info(`slots ${ranges(ids)} are now in group-[${gid}]`);
+}
+
+/** `0-3,7` for [0,1,2,3,7]. */
+export function ranges(ids: number[]): string {
+  const sorted = [...ids].sort((a, b) => a - b);
+  const out: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    out.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return out.join(",");
 }
 
 /** One round of the sync-action loop; true when it ran an action. */

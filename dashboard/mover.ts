@@ -100,7 +100,7 @@ export class ScanMover implements SlotMover {
           p.remaining = seen.get(slot) ?? 0;
           if (!seen.has(slot)) {
             pending.delete(slot);
-            log.info(`slot-[${slot}] has no keys left on ${from}: ${p.moved} moved`);
+            log.debug(`slot-[${slot}] has no keys left on ${from}: ${p.moved} moved`);
             topom.actionProgress = `[OK] Slot[${String(slot).padStart(4, "0")}] moved ${p.moved} keys`;
           }
         }

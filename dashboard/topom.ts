@@ -345,6 +345,9 @@ export class Topom {
     return this.exclusive(async () => {
       const p = this.#proxies.get(token);
       if (!p) return;
+      // Brought online meanwhile (by its own online call, say)?
+      const now = await this.proxyClient(p).stats().catch(() => null) as { online?: boolean } | null;
+      if (!now || now.online !== false) return;
       log.warn(`proxy-[${token}] ${p.model.adminAddr} is up but offline (restarted?): bringing it online`);
       // Its model (start time, pid) changed with the restart.
       const fresh = await this.#probeProxy(p.model.adminAddr).catch(() => null);
@@ -823,21 +826,17 @@ export class Topom {
   // --- the slot-action state machine (used by actions.ts) ------------------------------------------
 
   /**
-   * Slots to work on next (Codis's selection): in-progress actions first by index, else (when
-   * enabled) pending ones by index; at most `migration_parallel_slots`, never two sharing a
-   * source or target group.
+   * Slots to work on next: in-progress actions first, by index, then (when enabled) pending ones
+   * by index; at most `migration_parallel_slots`. Unlike Codis, slots that share a source or
+   * target group go in one batch: the mover scans each source once for the whole batch.
    */
   nextActionBatch(): SlotMapping[] {
     const withAction = this.#slots.filter((m) => m.action.state).sort((a, b) => a.action.index - b.action.index);
-    const busy = new Set<number>();
     const batch: SlotMapping[] = [];
     const take = (m: SlotMapping) => {
       if (batch.length >= this.config.migrationParallelSlots) return;
-      if ((m.groupId && busy.has(m.groupId)) || busy.has(m.action.targetId)) return;
       if (this.#promoting(m.groupId) || this.#promoting(m.action.targetId)) return;
       batch.push(structuredClone(m));
-      if (m.groupId) busy.add(m.groupId);
-      busy.add(m.action.targetId);
     };
     for (const m of withAction) if (m.action.state !== ACTION_PENDING) take(m);
     if (!this.actionDisabled) { for (const m of withAction) if (m.action.state === ACTION_PENDING) take(m); }
@@ -845,48 +844,57 @@ export class Topom {
   }
 
   /**
-   * Moves a slot's action to its next state with Codis's barrier rules: `prepared` is stored
-   * only once every proxy has locked the slot (else they are rolled back to `preparing`);
-   * `migrating` only once every proxy forwards from the source. Returns the new mapping.
+   * Moves slots' actions one state on, all slots in the same state together, with Codis's
+   * barrier rules: `prepared` is stored only once every proxy has locked the slots (else they
+   * are rolled back to `preparing` and the error is thrown); `migrating` only once every proxy
+   * forwards from the source; `finished` is pushed, then the slot belongs to its target.
    */
-  advanceAction(sid: number): Promise<SlotMapping> {
+  advanceActions(sids: number[]): Promise<SlotMapping[]> {
     return this.exclusive(async () => {
-      const m = structuredClone(this.#slots[sid]);
-      switch (m.action.state) {
-        case ACTION_PENDING:
-          m.action.state = ACTION_PREPARING;
-          await this.#storeSlot(m);
-          break;
+      const current = sids.map((sid) => structuredClone(this.#slots[sid]));
+      const state = current[0]?.action.state;
+      if (!current.every((m) => m.action.state === state)) throw new Error("advanceActions: slots in different states");
+      const next = (m: SlotMapping, st: string) => ({ ...m, action: { ...m.action, state: st } });
+      switch (state) {
+        case ACTION_PENDING: {
+          const out = current.map((m) => next(m, ACTION_PREPARING));
+          for (const m of out) await this.#storeSlot(m);
+          return out;
+        }
         case ACTION_PREPARING: {
-          const prepared = { ...m, action: { ...m.action, state: ACTION_PREPARED } };
+          const out = current.map((m) => next(m, ACTION_PREPARED));
           try {
-            await this.pushSlots([prepared]);
+            await this.pushSlots(out);
           } catch (e) {
-            await this.pushSlots([m]).catch(() => {});
+            await this.pushSlots(current).catch(() => {});
             throw e;
           }
-          await this.#storeSlot(prepared);
-          return prepared;
+          for (const m of out) await this.#storeSlot(m);
+          return out;
         }
         case ACTION_PREPARED: {
-          const migrating = { ...m, action: { ...m.action, state: ACTION_MIGRATING } };
-          await this.pushSlots([migrating]);
-          await this.#storeSlot(migrating);
-          return migrating;
+          const out = current.map((m) => next(m, ACTION_MIGRATING));
+          await this.pushSlots(out);
+          for (const m of out) await this.#storeSlot(m);
+          return out;
         }
         case ACTION_MIGRATING: {
-          const finished = { ...m, action: { ...m.action, state: ACTION_FINISHED } };
-          await this.#storeSlot(finished);
-          return finished;
+          const out = current.map((m) => next(m, ACTION_FINISHED));
+          for (const m of out) await this.#storeSlot(m);
+          return out;
         }
         case ACTION_FINISHED: {
-          await this.pushSlots([m]);
-          const done = { id: sid, groupId: m.action.targetId, action: { index: 0, state: "", targetId: 0 } };
-          await this.#storeSlot(done);
-          return done;
+          await this.pushSlots(current);
+          const out = current.map((m) => ({
+            id: m.id,
+            groupId: m.action.targetId,
+            action: { index: 0, state: "", targetId: 0 },
+          }));
+          for (const m of out) await this.#storeSlot(m);
+          return out;
         }
       }
-      return m;
+      return current;
     });
   }
 

@@ -3,7 +3,8 @@
  *
  * ```
  * codis-proxy [--ncpu=N [--max-ncpu=MAX]] [--config=CONF] [--log=FILE] [--log-level=LEVEL]
- *             [--host-admin=ADDR] [--host-proxy=ADDR] [--fillslots=FILE]
+ *             [--host-admin=ADDR] [--host-proxy=ADDR]
+ *             [--dashboard=ADDR | --zookeeper=ADDR | --etcd=ADDR | --filesystem=ROOT | --fillslots=FILE]
  *             [--ulimit=NLIMIT] [--pidfile=FILE]
  *             [--product_name=NAME] [--product_auth=AUTH] [--session_auth=AUTH]
  * codis-proxy --default-config
@@ -15,6 +16,8 @@
 
 import { parseArgs } from "node:util";
 import { slotsFromJson } from "../coord/models.ts";
+import { coordinatorFromFlags } from "../coord/open.ts";
+import { onlineViaDashboard, onlineViaStore } from "./online.ts";
 import { log, parseLogLevel } from "../utils/log.ts";
 import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
 import { DEFAULT_PROXY_CONFIG, defaultProxyToml, parseProxyConfig, validateProxyConfig } from "./config.ts";
@@ -23,7 +26,9 @@ import { runProgram, UsageError, writePidFile } from "../utils/program.ts";
 
 const USAGE = `Usage:
     codis-proxy [--ncpu=N [--max-ncpu=MAX]] [--config=CONF] [--log=FILE] [--log-level=LEVEL]
-                [--host-admin=ADDR] [--host-proxy=ADDR] [--fillslots=FILE]
+                [--host-admin=ADDR] [--host-proxy=ADDR]
+                [--dashboard=ADDR | --zookeeper=ADDR [--zookeeper-auth=USR:PWD]
+                 | --etcd=ADDR [--etcd-auth=USR:PWD] | --filesystem=ROOT | --fillslots=FILE]
                 [--ulimit=NLIMIT] [--pidfile=FILE]
                 [--product_name=NAME] [--product_auth=AUTH] [--session_auth=AUTH]
     codis-proxy --default-config
@@ -36,6 +41,8 @@ Options:
     --log-level=LEVEL           set the log-level, should be INFO,WARN,DEBUG or ERROR, default is INFO.
     --host-admin=ADDR           advertised admin address (default: from admin_addr).
     --host-proxy=ADDR           advertised proxy address (default: from proxy_addr).
+    --dashboard=ADDR            come online through this dashboard.
+    --zookeeper, --etcd, --filesystem   find the dashboard in this store, then come online through it.
     --fillslots=FILE            static mode: fill the slots from a JSON file and go online.
     --ulimit=NLIMIT             refuse to start if 'ulimit -n' is below NLIMIT.
     --pidfile=FILE              write the process id to FILE.
@@ -92,13 +99,17 @@ async function main(args: string[]): Promise<number> {
     log.setLevel(level);
   }
   if (flags.log) log.setFile(flags.log);
-  for (const f of ["dashboard", "zookeeper", "etcd", "filesystem"] as const) {
-    if (flags[f] !== undefined) {
-      throw new UsageError(
-        `--${f} needs the dashboard, which this build does not have yet; use --fillslots or the admin API`,
-      );
-    }
+  let coordinator;
+  try {
+    coordinator = coordinatorFromFlags(flags);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
+  const onlineModes = [flags.dashboard !== undefined, coordinator !== null, flags.fillslots !== undefined];
+  if (onlineModes.filter(Boolean).length > 1) {
+    throw new UsageError("give one of --dashboard, --zookeeper/--etcd/--filesystem and --fillslots");
+  }
+  if (flags.dashboard !== undefined && !flags.dashboard) throw new UsageError("--dashboard needs an address");
   if (flags.ulimit) await checkUlimit(flags.ulimit);
 
   const config = flags.config
@@ -129,13 +140,25 @@ async function main(args: string[]): Promise<number> {
   const stop = () => void proxy.close();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
-  if (!proxy.online) log.info("proxy is waiting to be brought online (admin API: PUT /api/proxy/start/:xauth)");
+  let exitCode = 0;
+  if (flags.dashboard || coordinator) {
+    const online = flags.dashboard ? onlineViaDashboard(proxy, flags.dashboard) : onlineViaStore(proxy, coordinator!);
+    online.catch((e) => {
+      if (proxy.closed) return;
+      log.error(`cannot come online: ${e instanceof Error ? e.message : e}`);
+      console.error(`codis-proxy: cannot come online: ${e instanceof Error ? e.message : e}`);
+      exitCode = 1;
+      proxy.close();
+    });
+  } else if (!proxy.online) {
+    log.info("proxy is waiting to be brought online (admin API: PUT /api/proxy/start/:xauth)");
+  }
   await proxy.done;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
   removePid();
   log.info("proxy is exiting");
-  return 0;
+  return exitCode;
 }
 
 async function checkUlimit(text: string): Promise<void> {

@@ -1,0 +1,70 @@
+/**
+ * How a proxy comes online by itself (`codis-behaviour.md` §1.2): ask the dashboard to register
+ * it (`--dashboard=ADDR`), or first find the dashboard in the store
+ * (`--zookeeper/--etcd/--filesystem`).
+ *
+ * @module
+ */
+
+import { fromUtf8 } from "../coord/client.ts";
+import { topomFromJson } from "../coord/models.ts";
+import { type CoordinatorChoice, openClient } from "../coord/open.ts";
+import { ProductStore } from "../coord/store.ts";
+import { DashboardClient } from "../dashboard/admin_client.ts";
+import { log } from "../utils/log.ts";
+import { newXAuth } from "../utils/xauth.ts";
+import type { Proxy } from "./proxy.ts";
+
+/** Tries, waits `delayMs`, tries again, up to `attempts` times; stops early if the proxy closes. */
+async function retry<T>(
+  proxy: Proxy,
+  what: string,
+  attempts: number,
+  delayMs: number,
+  fn: () => Promise<T>,
+): Promise<T> {
+  let last: unknown;
+  for (let i = 1; i <= attempts; i++) {
+    if (proxy.closed) throw new Error(`${what}: the proxy is closed`);
+    try {
+      return await fn();
+    } catch (e) {
+      last = e;
+      log.warn(`${what} failed (attempt ${i} of ${attempts}): ${e instanceof Error ? e.message : e}`);
+    }
+    if (i < attempts) await new Promise((r) => setTimeout(r, delayMs));
+  }
+  throw new Error(`${what} failed ${attempts} times: ${last instanceof Error ? last.message : last}`);
+}
+
+/** Asks the dashboard at `addr` to bring this proxy online (10 attempts, 3 s apart, as Codis). */
+export async function onlineViaDashboard(proxy: Proxy, addr: string, delayMs = 3000): Promise<void> {
+  await retry(proxy, `online proxy via dashboard ${addr}`, 10, delayMs, async () => {
+    const dashboard = new DashboardClient(addr, "", 30_000);
+    const model = await dashboard.model();
+    if (model.productName !== proxy.config.productName) {
+      throw new Error(`dashboard ${addr} manages product "${model.productName}", not "${proxy.config.productName}"`);
+    }
+    dashboard.xauth = newXAuth(model.productName);
+    await dashboard.put("proxy/online", [proxy.model.adminAddr]);
+  });
+  log.info(`rpc online proxy seems OK (dashboard ${addr})`);
+}
+
+/** Finds the dashboard's address in the store (30 attempts, 3 s apart, as Codis), then goes online through it. */
+export async function onlineViaStore(proxy: Proxy, choice: CoordinatorChoice, delayMs = 3000): Promise<void> {
+  const addr = await retry(proxy, `find the dashboard in ${choice.name} ${choice.addr}`, 30, delayMs, async () => {
+    const client = await openClient(choice.name, choice.addr, { auth: choice.auth, timeoutMs: 10_000 });
+    try {
+      const store = new ProductStore(client, proxy.config.productName);
+      const data = await client.read(store.lockPath);
+      if (!data || data.length === 0) {
+        throw new Error(`no dashboard holds product "${proxy.config.productName}" (${store.lockPath} is absent)`);
+      }
+      return topomFromJson(JSON.parse(fromUtf8(data))).adminAddr;
+    } finally {
+      await client.close();
+    }
+  });
+  await onlineViaDashboard(proxy, addr, delayMs);
+}
