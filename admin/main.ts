@@ -10,11 +10,51 @@ import { log } from "../utils/log.ts";
 import { runProgram, UsageError } from "../utils/program.ts";
 import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
 import { configDump, configRestore, dashboardList, type Output, removeLock } from "./offline.ts";
+import { dashboardCommand } from "./dashboard_cmd.ts";
+import { proxyCommand } from "./proxy_cmd.ts";
 
 const COORDINATOR =
   "(--zookeeper=ADDR [--zookeeper-auth=USR:PWD] | --etcd=ADDR [--etcd-auth=USR:PWD] | --filesystem=ROOT)";
 
 const USAGE = `Usage:
+    codis-admin [-v] --proxy=ADDR [--auth=AUTH] [config|model|stats|slots]
+    codis-admin [-v] --proxy=ADDR [--auth=AUTH] --start
+    codis-admin [-v] --proxy=ADDR [--auth=AUTH] --shutdown
+    codis-admin [-v] --proxy=ADDR [--auth=AUTH] --log-level=LEVEL
+    codis-admin [-v] --proxy=ADDR [--auth=AUTH] --fillslots=FILE [--locked]
+    codis-admin [-v] --proxy=ADDR [--auth=AUTH] --reset-stats
+    codis-admin [-v] --proxy=ADDR [--auth=AUTH] --forcegc
+    codis-admin [-v] --dashboard=ADDR [config|model|stats|slots|group|proxy]
+    codis-admin [-v] --dashboard=ADDR --shutdown
+    codis-admin [-v] --dashboard=ADDR --reload
+    codis-admin [-v] --dashboard=ADDR --log-level=LEVEL
+    codis-admin [-v] --dashboard=ADDR --slots-assign --beg=ID --end=ID (--gid=ID | --offline) [--confirm]
+    codis-admin [-v] --dashboard=ADDR --slots-status
+    codis-admin [-v] --dashboard=ADDR --slot-action --create --sid=ID --gid=ID
+    codis-admin [-v] --dashboard=ADDR --slot-action --remove --sid=ID
+    codis-admin [-v] --dashboard=ADDR --slot-action --create-some --gid-from=ID --gid-to=ID --num-slots=N
+    codis-admin [-v] --dashboard=ADDR --slot-action --create-range --beg=ID --end=ID --gid=ID
+    codis-admin [-v] --dashboard=ADDR --slot-action --interval=VALUE
+    codis-admin [-v] --dashboard=ADDR --slot-action --disabled=VALUE
+    codis-admin [-v] --dashboard=ADDR --slot-action --status
+    codis-admin [-v] --dashboard=ADDR --rebalance [--confirm]
+    codis-admin [-v] --dashboard=ADDR --list-proxy
+    codis-admin [-v] --dashboard=ADDR --create-proxy --addr=ADDR
+    codis-admin [-v] --dashboard=ADDR --online-proxy --addr=ADDR
+    codis-admin [-v] --dashboard=ADDR --remove-proxy (--addr=ADDR | --token=TOKEN | --pid=ID) [--force]
+    codis-admin [-v] --dashboard=ADDR --reinit-proxy (--addr=ADDR | --token=TOKEN | --pid=ID | --all) [--force]
+    codis-admin [-v] --dashboard=ADDR --proxy-status
+    codis-admin [-v] --dashboard=ADDR --list-group
+    codis-admin [-v] --dashboard=ADDR --create-group --gid=ID
+    codis-admin [-v] --dashboard=ADDR --remove-group --gid=ID
+    codis-admin [-v] --dashboard=ADDR --resync-group (--gid=ID | --all)
+    codis-admin [-v] --dashboard=ADDR --group-add --gid=ID --addr=ADDR [--datacenter=DATACENTER]
+    codis-admin [-v] --dashboard=ADDR --group-del --gid=ID --addr=ADDR
+    codis-admin [-v] --dashboard=ADDR --group-status
+    codis-admin [-v] --dashboard=ADDR --replica-groups --gid=ID --addr=ADDR (--enable | --disable)
+    codis-admin [-v] --dashboard=ADDR --promote-server --gid=ID --addr=ADDR
+    codis-admin [-v] --dashboard=ADDR --sync-action --create --addr=ADDR
+    codis-admin [-v] --dashboard=ADDR --sync-action --remove --addr=ADDR
     codis-admin [-v] --remove-lock --product=NAME ${COORDINATOR}
     codis-admin [-v] --config-dump --product=NAME ${COORDINATOR}
     codis-admin [-v] --config-restore=FILE --product=NAME ${COORDINATOR} [--confirm]
@@ -23,12 +63,16 @@ const USAGE = `Usage:
 
 Options:
     -v, --verbose               debug logging.
+    -a AUTH, --auth=AUTH        the proxy's product_auth (for its xauth).
+    -x ADDR, --addr=ADDR        a proxy's admin address, or a server's address.
+    -t TOKEN, --token=TOKEN     a proxy's token.
+    -g ID, --gid=ID             a group id.
     --product=NAME              the product (cluster) name.
     --zookeeper=ADDR            ZooKeeper servers, host:port[,host:port...]
     --etcd=ADDR                 etcd endpoints, host:port[,host:port...]
     --filesystem=ROOT           root directory of the filesystem store.
     --zookeeper-auth, --etcd-auth=USR:PWD   credentials for the store.
-    --confirm                   write the configuration (without it, --config-restore only checks and prints it).
+    --confirm                   do it (without it, --slots-assign, --rebalance and --config-restore only show what they would do).
 
 Offline operations talk to the store directly. Run --remove-lock only when the dashboard is dead.
 `;
@@ -38,6 +82,13 @@ const OPTIONS = {
   "verbose": { type: "boolean", short: "v" },
   "version": { type: "boolean" },
   "help": { type: "boolean", short: "h" },
+  "proxy": { type: "string" },
+  "dashboard": { type: "string" },
+  "auth": { type: "string", short: "a" },
+  "addr": { type: "string", short: "x" },
+  "token": { type: "string", short: "t" },
+  "gid": { type: "string", short: "g" },
+  "pid": { type: "string" },
   "product": { type: "string" },
   "zookeeper": { type: "string" },
   "zookeeper-auth": { type: "string" },
@@ -49,6 +100,56 @@ const OPTIONS = {
   "config-restore": { type: "string" },
   "dashboard-list": { type: "boolean" },
   "confirm": { type: "boolean" },
+  "start": { type: "boolean" },
+  "shutdown": { type: "boolean" },
+  "reload": { type: "boolean" },
+  "log-level": { type: "string" },
+  "fillslots": { type: "string" },
+  "locked": { type: "boolean" },
+  "reset-stats": { type: "boolean" },
+  "forcegc": { type: "boolean" },
+  "slots-assign": { type: "boolean" },
+  "slots-status": { type: "boolean" },
+  "beg": { type: "string" },
+  "end": { type: "string" },
+  "offline": { type: "boolean" },
+  "slot-action": { type: "boolean" },
+  "create": { type: "boolean" },
+  "remove": { type: "boolean" },
+  "create-some": { type: "boolean" },
+  "create-range": { type: "boolean" },
+  "status": { type: "boolean" },
+  "sid": { type: "string" },
+  "gid-from": { type: "string" },
+  "gid-to": { type: "string" },
+  "num-slots": { type: "string" },
+  "interval": { type: "string" },
+  "disabled": { type: "string" },
+  "rebalance": { type: "boolean" },
+  "list-proxy": { type: "boolean" },
+  "create-proxy": { type: "boolean" },
+  "online-proxy": { type: "boolean" },
+  "remove-proxy": { type: "boolean" },
+  "reinit-proxy": { type: "boolean" },
+  "proxy-status": { type: "boolean" },
+  "force": { type: "boolean" },
+  "all": { type: "boolean" },
+  "list-group": { type: "boolean" },
+  "create-group": { type: "boolean" },
+  "remove-group": { type: "boolean" },
+  "resync-group": { type: "boolean" },
+  "group-add": { type: "boolean" },
+  "group-del": { type: "boolean" },
+  "group-status": { type: "boolean" },
+  "datacenter": { type: "string" },
+  "replica-groups": { type: "boolean" },
+  "enable": { type: "boolean" },
+  "disable": { type: "boolean" },
+  "promote-server": { type: "boolean" },
+  "sync-action": { type: "boolean" },
+  "sentinel-add": { type: "boolean" },
+  "sentinel-del": { type: "boolean" },
+  "sentinel-resync": { type: "boolean" },
 } as const;
 
 /** How long one store operation may take before codis-admin gives up. */
@@ -70,12 +171,25 @@ export async function main(args: string[], io: Output = console_): Promise<numbe
     return 0;
   }
   if (flags.verbose) log.setLevel("DEBUG");
+  if (flags.proxy !== undefined && flags.dashboard !== undefined) {
+    throw new UsageError("give --proxy or --dashboard, not both");
+  }
+  if (flags.proxy !== undefined) {
+    if (!flags.proxy) throw new UsageError("--proxy needs an address");
+    await proxyCommand({ ...flags, proxy: flags.proxy }, positionals, io);
+    return 0;
+  }
+  if (flags.dashboard !== undefined) {
+    if (!flags.dashboard) throw new UsageError("--dashboard needs an address");
+    await dashboardCommand({ ...flags, dashboard: flags.dashboard }, positionals, io);
+    return 0;
+  }
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
 
   const offline = (["remove-lock", "config-dump", "config-restore", "dashboard-list"] as const).filter((f) =>
     flags[f] !== undefined && flags[f] !== false
   );
-  if (offline.length === 0) throw new UsageError("nothing to do: give one of the forms below");
+  if (offline.length === 0) throw new UsageError("nothing to do: give --proxy, --dashboard or an offline form");
   if (offline.length > 1) throw new UsageError(`give one of ${offline.map((f) => `--${f}`).join(", ")}, not several`);
   const form = offline[0];
 
