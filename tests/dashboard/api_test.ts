@@ -1,0 +1,198 @@
+/**
+ * The dashboard's REST API against bad input: every mutating route answers 4xx with Codis's
+ * text and changes nothing. Also: the stats loop is not stalled by a hung server, and slot
+ * actions on offline slots complete by themselves.
+ */
+
+import assert from "node:assert/strict";
+import { DEFAULT_DASHBOARD_CONFIG } from "../../dashboard/config.ts";
+import { type Dashboard, startDashboard } from "../../dashboard/dashboard.ts";
+import { log } from "../../utils/log.ts";
+import { newXAuth } from "../../utils/xauth.ts";
+import { RedisServer, waitFor } from "../_support/servers.ts";
+
+log.setLevel("NONE");
+
+interface Setup {
+  dashboard: Dashboard;
+  servers: RedisServer[];
+  base: string;
+  xauth: string;
+  stop(): Promise<void>;
+}
+
+async function setup(nServers = 3): Promise<Setup> {
+  const root = await Deno.makeTempDir({ prefix: "codis-api-" });
+  const servers: RedisServer[] = [];
+  for (let i = 0; i < nServers; i++) servers.push(await RedisServer.start());
+  const dashboard = await startDashboard({
+    config: {
+      ...DEFAULT_DASHBOARD_CONFIG,
+      coordinatorAddr: root,
+      productName: "api-test",
+      adminAddr: "127.0.0.1:0",
+    },
+  });
+  return {
+    dashboard,
+    servers,
+    base: `http://${dashboard.adminAddr}`,
+    xauth: newXAuth("api-test"),
+    async stop() {
+      await dashboard.close();
+      await Promise.all(servers.map((s) => s.stop()));
+      await Deno.remove(root, { recursive: true });
+    },
+  };
+}
+
+async function put(s: Setup, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(`${s.base}${path}`, { method: "PUT", body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, json: await res.json() };
+}
+
+/** What must not change when a request is refused. */
+async function state(s: Setup): Promise<unknown> {
+  const stats = await (await fetch(`${s.base}/topom/stats`)).json();
+  return { slots: stats.slots, groups: stats.group.models, proxies: stats.proxy.models };
+}
+
+Deno.test("every mutating route refuses bad input with Codis's text and changes nothing", async () => {
+  const s = await setup();
+  const x = s.xauth;
+  const [a, b, c] = s.servers.map((r) => r.addr);
+  try {
+    // A small valid state to protect.
+    for (
+      const path of [
+        `/api/topom/group/create/${x}/1`,
+        `/api/topom/group/create/${x}/2`,
+        `/api/topom/group/create/${x}/3`,
+        `/api/topom/group/add/${x}/1/${a}`,
+        `/api/topom/group/add/${x}/2/${b}`,
+      ]
+    ) assert.equal((await put(s, path)).status, 200, path);
+    assert.equal((await put(s, `/api/topom/slots/assign/${x}`, [{ id: 5, group_id: 1 }])).status, 200);
+    const before = await state(s);
+
+    const cases: [string, unknown, number, RegExp][] = [
+      [`/api/topom/group/create/${"0".repeat(32)}/4`, undefined, 403, /invalid xauth/],
+      [`/api/topom/group/create/${x}/0`, undefined, 400, /invalid group id = 0, out of range/],
+      [`/api/topom/group/create/${x}/10000`, undefined, 400, /invalid group id = 10000, out of range/],
+      [`/api/topom/group/create/${x}/abc`, undefined, 400, /invalid group id = abc/],
+      [`/api/topom/group/create/${x}/1`, undefined, 409, /group-\[1\] already exists/],
+      [`/api/topom/group/remove/${x}/9`, undefined, 404, /group-\[9\] doesn't exist/],
+      [`/api/topom/group/remove/${x}/1`, undefined, 400, /group-\[1\] isn't empty/],
+      [`/api/topom/group/add/${x}/9/${c}`, undefined, 404, /group-\[9\] doesn't exist/],
+      [`/api/topom/group/add/${x}/3/not-an-address`, undefined, 400, /invalid server address/],
+      [`/api/topom/group/add/${x}/3/${a}`, undefined, 409, new RegExp(`server-\\[${a}\\] already exists`)],
+      [`/api/topom/group/add/${x}/3/127.0.0.1:1`, undefined, 502, /server-\[127\.0\.0\.1:1\] is not a usable Redis/],
+      [`/api/topom/group/del/${x}/1/${c}`, undefined, 404, new RegExp(`server-\\[${c}\\] doesn't exist`)],
+      [`/api/topom/group/del/${x}/1/${a}`, undefined, 400, /group-\[1\] can't remove master, still in use/],
+      [`/api/topom/group/promote/${x}/1/${a}`, undefined, 400, /group-\[1\] can't promote master/],
+      [`/api/topom/group/action/create/${x}/${c}`, undefined, 404, /doesn't exist/],
+      [`/api/topom/group/action/remove/${x}/${a}`, undefined, 404, /action doesn't exist/],
+      [`/api/topom/group/replica-groups/${x}/1/${c}/1`, undefined, 404, /doesn't exist/],
+      [`/api/topom/group/resync/${x}/9`, undefined, 404, /group-\[9\] doesn't exist/],
+      [`/api/topom/slots/action/create/${x}/1024/1`, undefined, 400, /invalid slot id = 1024, out of range/],
+      [`/api/topom/slots/action/create/${x}/-1/1`, undefined, 400, /invalid slot id = -1/],
+      [`/api/topom/slots/action/create/${x}/5/1`, undefined, 400, /slot-\[5\] already in group-\[1\]/],
+      [`/api/topom/slots/action/create/${x}/6/3`, undefined, 400, /group-\[3\] is empty/],
+      [`/api/topom/slots/action/create/${x}/6/9`, undefined, 404, /group-\[9\] doesn't exist/],
+      [`/api/topom/slots/action/create-range/${x}/10/5/1`, undefined, 400, /invalid slot range \[10,5\]/],
+      [`/api/topom/slots/action/create-range/${x}/0/1024/1`, undefined, 400, /invalid slot range \[0,1024\]/],
+      [`/api/topom/slots/action/create-some/${x}/1/3/4`, undefined, 400, /group-\[3\] is empty/],
+      [`/api/topom/slots/action/remove/${x}/6`, undefined, 404, /slot-\[6\] action doesn't exist/],
+      [`/api/topom/slots/assign/${x}`, [{ id: 1024, group_id: 1 }], 400, /invalid slot id = 1024/],
+      [`/api/topom/slots/assign/${x}`, [{ id: 7, group_id: 3 }], 400, /group-\[3\] is empty/],
+      [`/api/topom/slots/assign/${x}`, [{ id: 7, group_id: 9 }], 404, /group-\[9\] doesn't exist/],
+      [`/api/topom/slots/assign/${x}`, [{ id: 7, group_id: 1 }, { id: 8, group_id: 9 }], 404, /group-\[9\]/],
+      [`/api/topom/slots/assign/${x}`, { id: 7 }, 400, /expected a JSON array/],
+      [`/api/topom/slots/assign/${x}`, "[not json", 400, /bad request body|expected a JSON array/],
+      [`/api/topom/slots/assign/${x}/offline`, [{ id: 5, group_id: 1 }], 400, /must be 0 to go offline/],
+      [`/api/topom/proxy/create/${x}/127.0.0.1:1`, undefined, 502, /proxy@127\.0\.0\.1:1 fetch model failed/],
+      [`/api/topom/proxy/create/${x}/nonsense`, undefined, 400, /invalid proxy address/],
+      [`/api/topom/proxy/reinit/${x}/abc`, undefined, 404, /proxy-\[abc\] doesn't exist/],
+      [`/api/topom/proxy/remove/${x}/abc/1`, undefined, 404, /proxy-\[abc\] doesn't exist/],
+      [`/api/topom/slots/action/interval/${x}/fast`, undefined, 400, /invalid interval/],
+    ];
+    for (const [path, body, status, cause] of cases) {
+      const res = typeof body === "string"
+        ? await (async () => {
+          const r = await fetch(`${s.base}${path}`, { method: "PUT", body });
+          return { status: r.status, json: await r.json() };
+        })()
+        : await put(s, path, body);
+      assert.equal(res.status, status, `${path}: ${JSON.stringify(res.json)}`);
+      const text = (res.json as { Cause?: string }).Cause ?? "";
+      assert.match(text, cause, path);
+      assert.deepEqual(await state(s), before, `${path} changed the state`);
+    }
+    // A missing xauth is not a route at all: 404 with a JSON cause, nothing changed.
+    const missing = await put(s, `/api/topom/group/create`);
+    assert.equal(missing.status, 404);
+    assert.deepEqual(await state(s), before);
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("a hung server does not stall the stats loop", async () => {
+  const s = await setup(2);
+  const x = s.xauth;
+  const [healthy, hung] = s.servers;
+  try {
+    for (
+      const path of [
+        `/api/topom/group/create/${x}/1`,
+        `/api/topom/group/add/${x}/1/${healthy.addr}`,
+        `/api/topom/group/create/${x}/2`,
+        `/api/topom/group/add/${x}/2/${hung.addr}`,
+      ]
+    ) assert.equal((await put(s, path)).status, 200, path);
+    await waitFor(() => s.dashboard.stats.servers[hung.addr]?.stats, { what: "first stats of both servers" });
+    Deno.kill(hung.pid, "SIGSTOP");
+    try {
+      await waitFor(() => s.dashboard.stats.servers[hung.addr]?.timeout === true, { what: "the hung server to time out" });
+      // Rounds go on: the healthy server's stats keep coming, fresh.
+      const t0 = s.dashboard.stats.servers[healthy.addr].unixtime;
+      await waitFor(() => s.dashboard.stats.servers[healthy.addr].unixtime >= t0 + 2, {
+        what: "two more rounds of the healthy server",
+      });
+      assert.ok(s.dashboard.stats.servers[healthy.addr].stats);
+      assert.equal(s.dashboard.stats.servers[hung.addr].timeout, true);
+    } finally {
+      Deno.kill(hung.pid, "SIGCONT");
+    }
+    await waitFor(() => s.dashboard.stats.servers[hung.addr]?.stats, { what: "the server back in the stats" });
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("rebalance over offline slots: actions complete by themselves; nothing left to change", async () => {
+  const s = await setup(2);
+  const x = s.xauth;
+  try {
+    for (
+      const path of [
+        `/api/topom/group/create/${x}/1`,
+        `/api/topom/group/add/${x}/1/${s.servers[0].addr}`,
+        `/api/topom/group/create/${x}/2`,
+        `/api/topom/group/add/${x}/2/${s.servers[1].addr}`,
+      ]
+    ) assert.equal((await put(s, path)).status, 200, path);
+    const plan = (await put(s, `/api/topom/slots/rebalance/${x}/1`)).json as Record<string, number>;
+    assert.equal(Object.keys(plan).length, 1024);
+    assert.equal(plan["0"], 1);
+    assert.equal(plan["1023"], 2);
+    await waitFor(() => s.dashboard.topom.slots().every((m) => !m.action.state && m.groupId), {
+      what: "every slot assigned",
+    });
+    const slots = s.dashboard.topom.slots();
+    assert.equal(slots.filter((m) => m.groupId === 1).length, 512);
+    assert.deepEqual((await put(s, `/api/topom/slots/rebalance/${x}/0`)).json, {});
+  } finally {
+    await s.stop();
+  }
+});
