@@ -1,8 +1,11 @@
 /**
- * Starts a local cluster for trying the proxy: two redis-server groups and one codis-proxy with a
- * static slot table (0-511 → group 1, 512-1023 → group 2). Ctrl-C stops everything it started.
+ * README command 1: a local cluster set up the way Codis's tutorial does it, every step through
+ * our programs: a filesystem store, codis-dashboard, one codis-proxy that comes online by itself,
+ * two groups of a master and a replica (the replicas synced), slots 0-511 on group 1 and
+ * 512-1023 on group 2, all through codis-admin. Ctrl-C stops everything it started.
  *
- * Usage: scripts/cluster [--dir=DIR] [--proxy-port=19000] [--admin-port=11080] [--redis-port=16379]
+ * Usage: scripts/cluster [--dir=DIR] [--proxy-port=19000] [--admin-port=11080]
+ *                        [--dashboard-port=18080] [--redis-port=16379]
  *
  * @module
  */
@@ -16,6 +19,7 @@ const { values: flags } = parseArgs({
     "dir": { type: "string" },
     "proxy-port": { type: "string", default: "19000" },
     "admin-port": { type: "string", default: "11080" },
+    "dashboard-port": { type: "string", default: "18080" },
     "redis-port": { type: "string", default: "16379" },
   },
 });
@@ -25,7 +29,8 @@ const dir = flags.dir ?? await Deno.makeTempDir({ prefix: "codis-local-" });
 await Deno.mkdir(dir, { recursive: true });
 const proxyPort = Number(flags["proxy-port"]);
 const adminPort = Number(flags["admin-port"]);
-const redisPorts = [Number(flags["redis-port"]), Number(flags["redis-port"]) + 1];
+const dashboardPort = Number(flags["dashboard-port"]);
+const redisPorts = [0, 1, 2, 3].map((i) => Number(flags["redis-port"]) + i);
 
 function portFree(port: number): boolean {
   try {
@@ -35,9 +40,11 @@ function portFree(port: number): boolean {
     return false;
   }
 }
-for (const p of [proxyPort, adminPort, ...redisPorts]) {
+for (const p of [proxyPort, adminPort, dashboardPort, ...redisPorts]) {
   if (!portFree(p)) {
-    console.error(`cluster: port ${p} is in use; pick others with --proxy-port, --admin-port, --redis-port`);
+    console.error(
+      `cluster: port ${p} is in use; pick others with --proxy-port, --admin-port, --dashboard-port, --redis-port`,
+    );
     Deno.exit(1);
   }
 }
@@ -100,53 +107,141 @@ Deno.addSignalListener("SIGINT", () => void stopAll(0));
 Deno.addSignalListener("SIGTERM", () => void stopAll(0));
 
 const addrs = redisPorts.map((p) => `127.0.0.1:${p}`);
-for (const [i, port] of redisPorts.entries()) {
+const [master1, replica1, master2, replica2] = addrs;
+for (const port of redisPorts) {
   const d = `${dir}/redis-${port}`;
   await Deno.mkdir(d, { recursive: true });
-  start(`redis-server (group ${i + 1})`, "redis-server", [
-    "--port",
-    String(port),
-    "--bind",
-    "127.0.0.1",
-    "--dir",
-    d,
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-  ], `${d}/redis.log`);
+  // A config file, so that the dashboard's sync actions can CONFIG REWRITE it.
+  await Deno.writeTextFile(
+    `${d}/redis.conf`,
+    [`port ${port}`, "bind 127.0.0.1", `dir ${d}`, 'save ""', "appendonly no", ""].join("\n"),
+  );
+  start(`redis-server ${port}`, "redis-server", [`${d}/redis.conf`], `${d}/redis.log`);
 }
 await Promise.all(addrs.map(waitRedis));
 
-const slots = Array.from({ length: 1024 }, (_, id) => ({
-  id,
-  backend_addr: id < 512 ? addrs[0] : addrs[1],
-  backend_addr_group_id: id < 512 ? 1 : 2,
-}));
-await Deno.writeTextFile(`${dir}/slots.json`, JSON.stringify(slots, null, 4));
+const dashboardAddr = `127.0.0.1:${dashboardPort}`;
+await Deno.writeTextFile(
+  `${dir}/dashboard.toml`,
+  [
+    'coordinator_name = "filesystem"',
+    `coordinator_addr = "${dir}/store"`,
+    'product_name = "codis-demo"',
+    `admin_addr = "${dashboardAddr}"`,
+    "",
+  ].join("\n"),
+);
 await Deno.writeTextFile(
   `${dir}/proxy.toml`,
-  `product_name = "codis-demo"\nproxy_addr = "127.0.0.1:${proxyPort}"\nadmin_addr = "127.0.0.1:${adminPort}"\n`,
+  [
+    'product_name = "codis-demo"',
+    `proxy_addr = "127.0.0.1:${proxyPort}"`,
+    `admin_addr = "127.0.0.1:${adminPort}"`,
+    "",
+  ].join("\n"),
 );
-start("codis-proxy", Deno.execPath(), [
-  "run",
-  "--allow-all",
-  `${top}proxy/main.ts`,
+const deno = (program: string) => [Deno.execPath(), ["run", "--allow-all", `${top}${program}/main.ts`]] as const;
+
+console.log(`$ codis-dashboard --config=${dir}/dashboard.toml`);
+start("codis-dashboard", deno("dashboard")[0], [
+  ...deno("dashboard")[1],
+  `--config=${dir}/dashboard.toml`,
+  `--pidfile=${dir}/dashboard.pid`,
+], `${dir}/dashboard.log`);
+await waitHttp(`http://${dashboardAddr}/api/topom/model`);
+
+console.log(`$ codis-proxy --config=${dir}/proxy.toml --dashboard=${dashboardAddr}`);
+start("codis-proxy", deno("proxy")[0], [
+  ...deno("proxy")[1],
   `--config=${dir}/proxy.toml`,
-  `--fillslots=${dir}/slots.json`,
+  `--dashboard=${dashboardAddr}`,
   `--pidfile=${dir}/proxy.pid`,
 ], `${dir}/proxy.log`);
+
+/** Runs codis-admin against the dashboard, echoing the command like the tutorial. */
+async function admin(...args: string[]): Promise<string> {
+  console.log(`$ codis-admin --dashboard=${dashboardAddr} ${args.join(" ")}`);
+  const out = await new Deno.Command(deno("admin")[0], {
+    args: [...deno("admin")[1], `--dashboard=${dashboardAddr}`, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (out.code !== 0) {
+    console.error(`cluster: codis-admin failed: ${new TextDecoder().decode(out.stderr)}`);
+    await stopAll(1);
+  }
+  return text;
+}
+
+// The proxy comes online by itself; wait for the dashboard to list it.
+for (let i = 0; JSON.parse(await adminQuiet("--list-proxy")).length === 0; i++) {
+  if (i > 300) {
+    console.error(`cluster: the proxy did not come online; see ${dir}/proxy.log`);
+    await stopAll(1);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
+await admin("--create-group", "--gid=1");
+await admin("--create-group", "--gid=2");
+await admin("--group-add", "--gid=1", `--addr=${master1}`);
+await admin("--group-add", "--gid=1", `--addr=${replica1}`);
+await admin("--group-add", "--gid=2", `--addr=${master2}`);
+await admin("--group-add", "--gid=2", `--addr=${replica2}`);
+await admin("--sync-action", "--create", `--addr=${replica1}`);
+await admin("--sync-action", "--create", `--addr=${replica2}`);
+await admin("--slots-assign", "--beg=0", "--end=511", "--gid=1", "--confirm");
+await admin("--slots-assign", "--beg=512", "--end=1023", "--gid=2", "--confirm");
+await admin("--resync-group", "--all");
+for (let i = 0;; i++) {
+  const status = await adminQuiet("--group-status");
+  if (status.includes(`${replica1} ==> ${master1}:up`) && status.includes(`${replica2} ==> ${master2}:up`)) break;
+  if (i > 600) {
+    console.error(`cluster: the replicas did not sync:\n${status}`);
+    await stopAll(1);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
+console.log(await admin("--group-status"));
 await waitRedis(`127.0.0.1:${proxyPort}`);
 
+async function adminQuiet(...args: string[]): Promise<string> {
+  const out = await new Deno.Command(deno("admin")[0], {
+    args: [...deno("admin")[1], `--dashboard=${dashboardAddr}`, ...args],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return out.code === 0 ? new TextDecoder().decode(out.stdout) : "[]";
+}
+
+async function waitHttp(url: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      const res = await fetch(url);
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  console.error(`cluster: ${url} did not answer; see the logs in ${dir}`);
+  await stopAll(1);
+}
+
 console.log(`
-Local Codis cluster is up (data and logs in ${dir}):
-  group 1: redis-server ${addrs[0]}   slots 0-511
-  group 2: redis-server ${addrs[1]}   slots 512-1023
-  proxy:   127.0.0.1:${proxyPort}   (admin API http://127.0.0.1:${adminPort}/proxy)
+Local Codis cluster is up (store, data and logs in ${dir}):
+  dashboard: http://${dashboardAddr}/topom   (codis-admin --dashboard=${dashboardAddr} ...)
+  group 1:   master ${master1}, replica ${replica1}   slots 0-511
+  group 2:   master ${master2}, replica ${replica2}   slots 512-1023
+  proxy:     127.0.0.1:${proxyPort}   (admin API http://127.0.0.1:${adminPort}/proxy)
 
 Connect with:
   redis-cli -p ${proxyPort}
   redis-benchmark -p ${proxyPort} -t set,get -q
+Manage with:
+  deno task admin --dashboard=${dashboardAddr} --group-status
+  deno task admin --dashboard=${dashboardAddr} --slot-action --create-range --beg=0 --end=99 --gid=2
 
 Press Ctrl-C to stop everything.`);
 await new Promise(() => {});
