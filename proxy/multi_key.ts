@@ -223,7 +223,12 @@ export function dispatchSplit(
     }
     const sub = new SubRequest(merge, g.keys, db, seed);
     if (g.conn === null) {
-      router.dispatch(sub, g.slotId, w.bytes, 0, w.length, readOnly);
+      const keys = g.keys;
+      router.dispatch(sub, g.slotId, w.bytes, 0, w.length, readOnly, () =>
+        keys.map((k) => {
+          const a = 1 + k * step;
+          return buf.slice(args[a * 2], args[a * 2 + 1]);
+        }));
     } else {
       holdKeys(router, sub, g, buf, args, step);
       g.conn.send(sub, w.bytes, 0, w.length);

@@ -8,7 +8,9 @@
  * @module
  */
 
-import { MAX_SLOT_NUM } from "../redis/slot_hash.ts";
+import { MAX_SLOT_NUM, slotOf } from "../redis/slot_hash.ts";
+import { encodeCommand } from "../redis/resp_writer.ts";
+import { parseAddr } from "../utils/addr.ts";
 import { offlineSlot, type SlotSpec } from "../coord/models.ts";
 import { Fifo } from "../utils/fifo.ts";
 import { BackendConn, type BackendOptions, BackendPool, type BackendServer, type Pending } from "./backend.ts";
@@ -25,12 +27,22 @@ export interface Routed extends Pending {
   reject(reason: string): void;
 }
 
+/**
+ * The keys of a request (copies), asked for only when its slot is migrating or blocked. Called
+ * synchronously inside {@linkcode Router.dispatch}.
+ */
+export type KeySource = () => Uint8Array[];
+
 interface Waiter {
   routed: Routed;
   bytes: Uint8Array;
   readOnly: boolean;
   since: number;
+  keys: Uint8Array[] | null;
 }
+
+/** The I/O timeout (ms) of the MIGRATE a proxy runs before serving a key of a migrating slot. */
+export const MIGRATE_TIMEOUT_MS = 10_000;
 
 /** One slot of the router. */
 export class Slot {
@@ -173,7 +185,8 @@ export class Router {
   #release(slot: Slot): void {
     while (!slot.blocked && slot.waiters.length > 0) {
       const w = slot.waiters.shift()!;
-      this.dispatch(w.routed, slot.id, w.bytes, 0, w.bytes.length, w.readOnly);
+      const keys = w.keys;
+      this.dispatch(w.routed, slot.id, w.bytes, 0, w.bytes.length, w.readOnly, keys ? () => keys : undefined);
     }
   }
 
@@ -193,25 +206,117 @@ export class Router {
 
   /**
    * Sends the request `buf[start, end)` for `slotId`, or holds it while the slot is blocked, or
-   * fails it when the slot is offline.
+   * fails it when the slot is offline. In a migrating slot, the request's keys are first moved
+   * from the source to the target (see {@linkcode #migrateThenSend}).
    */
-  dispatch(routed: Routed, slotId: number, buf: Uint8Array, start: number, end: number, readOnly: boolean): void {
+  dispatch(
+    routed: Routed,
+    slotId: number,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    readOnly: boolean,
+    keys?: KeySource,
+  ): void {
     const slot = this.slots[slotId];
     if (slot.blocked) {
-      slot.waiters.push({ routed, bytes: buf.slice(start, end), readOnly, since: performance.now() });
+      slot.waiters.push({
+        routed,
+        bytes: buf.slice(start, end),
+        readOnly,
+        since: performance.now(),
+        keys: keys ? keys() : null,
+      });
       return;
     }
     if (slot.master === null) {
       routed.reject("slot is not ready, may be offline");
       return;
     }
+    if (slot.migrateFrom !== null) {
+      this.#migrateThenSend(routed, slot, buf.slice(start, end), keys ? keys() : []);
+      return;
+    }
     let conn: BackendConn | null = null;
-    if (readOnly && slot.replicas.length > 0 && slot.migrateFrom === null) {
+    if (readOnly && slot.replicas.length > 0) {
       conn = this.#pickReplica(slot, routed.db, routed.seed);
     }
     if (conn === null) conn = slot.master.conn(routed.db, routed.seed);
     this.hold(routed, slot);
     conn.send(routed, buf, start, end);
+  }
+
+  /**
+   * A request on a migrating slot: `MIGRATE host port "" db timeout [AUTH pw] KEYS k…` on the
+   * source master moves every key of the request that lives in a migrating slot (one call per
+   * source and target), then the request goes to the target. NOKEY means the keys were moved
+   * already, or are new. The request holds its slots throughout, so they cannot be refilled
+   * (and the migration cannot finish) between the move and the request.
+   */
+  #migrateThenSend(routed: Routed, slot: Slot, bytes: Uint8Array, keys: Uint8Array[]): void {
+    this.hold(routed, slot);
+    const moves = new Map<string, { from: BackendServer; to: string; keys: Uint8Array[] }>();
+    for (const key of keys) {
+      const s = this.slots[slotOf(key)];
+      if (s.migrateFrom === null || s.master === null || s.blocked) continue;
+      if (s !== slot && !routed.slots?.includes(s)) this.hold(routed, s);
+      const id = `${s.migrateFrom.addr}>${s.master.addr}`;
+      let m = moves.get(id);
+      if (m === undefined) {
+        m = { from: s.migrateFrom, to: s.master.addr, keys: [] };
+        moves.set(id, m);
+      }
+      m.keys.push(key);
+    }
+    const target = slot.master!;
+    const send = () => target.conn(routed.db, routed.seed).send(routed, bytes, 0, bytes.length);
+    if (moves.size === 0) {
+      send();
+      return;
+    }
+    let waiting = moves.size;
+    let failed = false;
+    const fail = (reason: string) => {
+      if (failed) return;
+      failed = true;
+      routed.reject(`bad migrate resp: ${reason}`);
+    };
+    const auth = this.#options.backend.auth;
+    for (const m of moves.values()) {
+      const { host, port } = parseAddr(m.to);
+      const cmd = encodeCommand([
+        "MIGRATE",
+        host,
+        port,
+        "",
+        routed.db,
+        MIGRATE_TIMEOUT_MS,
+        ...(auth ? ["AUTH", auth] : []),
+        "KEYS",
+        ...m.keys,
+      ]);
+      m.from.conn(routed.db, routed.seed).send(
+        {
+          onReply(buf: Uint8Array, start: number, end: number) {
+            if (buf[start] === 0x2d) {
+              fail(
+                `${
+                  new TextDecoder().decode(buf.subarray(start + 1, end)).trim()
+                } (MIGRATE from ${m.from.addr} to ${m.to})`,
+              );
+            } else if (--waiting === 0 && !failed) {
+              send();
+            }
+          },
+          onFailure(reason: string) {
+            fail(`${reason} (MIGRATE from ${m.from.addr} to ${m.to})`);
+          },
+        },
+        cmd,
+        0,
+        cmd.length,
+      );
+    }
   }
 
   /** Records that `routed` was sent for `slot` (the slot cannot be refilled until it is answered). */

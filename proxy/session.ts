@@ -21,6 +21,7 @@ import {
   argInteger,
   type CommandInfo,
   findKeyword,
+  forEachKey,
   isReadOnly,
   lookupCommand,
   MAX_COMMAND_NAME,
@@ -292,7 +293,11 @@ export class Session implements ReplySink {
       }
       slotId = slot.id;
     }
-    router.dispatch(req, slotId, buf, fStart, fEnd, cmd !== undefined && isReadOnly(cmd.flags));
+    router.dispatch(req, slotId, buf, fStart, fEnd, cmd !== undefined && isReadOnly(cmd.flags), () => {
+      const keys: Uint8Array[] = [];
+      forEachKey(cmd, buf, args, argc, (s, e) => keys.push(buf.slice(s, e)));
+      return keys;
+    });
   }
 
   #auth(req: Request, buf: Uint8Array, args: Int32Array, argc: number): void {

@@ -117,7 +117,14 @@ export class DashboardProcess extends ProgramProcess {
    */
   static async start(
     dir: string,
-    o: { coordinator: string; coordinatorAddr: string; product: string; productAuth?: string; wait?: boolean; extra?: string[] },
+    o: {
+      coordinator: string;
+      coordinatorAddr: string;
+      product: string;
+      productAuth?: string;
+      wait?: boolean;
+      extra?: string[];
+    },
   ): Promise<DashboardProcess> {
     const port = freePort();
     const config = `${dir}/dashboard-${port}.toml`;

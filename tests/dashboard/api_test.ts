@@ -47,7 +47,10 @@ async function setup(nServers = 3): Promise<Setup> {
 }
 
 async function put(s: Setup, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${s.base}${path}`, { method: "PUT", body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${s.base}${path}`, {
+    method: "PUT",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, json: await res.json() };
 }
 
@@ -153,7 +156,9 @@ Deno.test("a hung server does not stall the stats loop", async () => {
     await waitFor(() => s.dashboard.stats.servers[hung.addr]?.stats, { what: "first stats of both servers" });
     Deno.kill(hung.pid, "SIGSTOP");
     try {
-      await waitFor(() => s.dashboard.stats.servers[hung.addr]?.timeout === true, { what: "the hung server to time out" });
+      await waitFor(() => s.dashboard.stats.servers[hung.addr]?.timeout === true, {
+        what: "the hung server to time out",
+      });
       // Rounds go on: the healthy server's stats keep coming, fresh.
       const t0 = s.dashboard.stats.servers[healthy.addr].unixtime;
       await waitFor(() => s.dashboard.stats.servers[healthy.addr].unixtime >= t0 + 2, {

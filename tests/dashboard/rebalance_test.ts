@@ -52,7 +52,9 @@ Deno.test("adding a group moves only what it needs, from the highest slots of ea
 });
 
 Deno.test("slots being migrated count for their target; no groups is an error", () => {
-  const slots = offline().map((m) => m.id < 100 ? { ...m, action: { index: m.id + 1, state: "pending", targetId: 2 } } : m);
+  const slots = offline().map((m) =>
+    m.id < 100 ? { ...m, action: { index: m.id + 1, state: "pending", targetId: 2 } } : m
+  );
   const plan = rebalancePlan(slots, [group(1), group(2)]);
   assert.ok(![...plan.keys()].some((sid) => sid < 100), "slots with actions are left alone");
   const after = apply(slots, plan);

@@ -29,7 +29,9 @@ async function tutorial(coordinator: string, coordinatorAddr: string, proxyOnlin
     const d = `--dashboard=${dashboard.addr}`;
 
     // 2. A proxy that comes online by itself.
-    const online = proxyOnline === "dashboard" ? [`--dashboard=${dashboard.addr}`] : [`--${coordinator}=${coordinatorAddr}`];
+    const online = proxyOnline === "dashboard"
+      ? [`--dashboard=${dashboard.addr}`]
+      : [`--${coordinator}=${coordinatorAddr}`];
     proxy = await ProxyProcess.start(dir, { product, productAuth: PASSWORD, online });
     await proxy.waitOnline();
     const proxies = JSON.parse(await adminOk(d, "--list-proxy"));
