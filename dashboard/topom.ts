@@ -48,7 +48,6 @@ function conflict(message: string): ApiError {
   return new ApiError(409, message);
 }
 
-
 /** What the slot-action scheduler shows (`slot_action` in the stats). */
 export interface ActionStatus {
   interval: number;

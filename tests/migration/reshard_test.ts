@@ -1,0 +1,374 @@
+/**
+ * Model-checked resharding under load, in the spirit of Redis's `04-resharding` test: clients
+ * through two proxies run SET, INCR, RPUSH, HSET, cross-slot MSET and DEL over 100,000 keys
+ * (with and without hash tags, in db 0 and db 3) while every slot moves from group 1 to group 2
+ * and back. At the end every key equals the clients' model: nothing lost, nothing stale, no
+ * deleted key back. Then the same with the dashboard killed and restarted mid-migration, and
+ * with a proxy killed while slots are being prepared.
+ */
+
+import assert from "node:assert/strict";
+import { RedisClient } from "../../redis/redis_client.ts";
+import { RespError } from "../../redis/resp_value.ts";
+import { admin, adminOk, DashboardProcess, ProxyProcess } from "../_support/programs.ts";
+import { RedisServer, waitFor } from "../_support/servers.ts";
+
+const KEYS = 100_000;
+const TYPES = ["s", "c", "l", "h"] as const;
+type Kind = typeof TYPES[number];
+
+/** Key `i` of the keyspace: its type, db and name (every fourth key carries a hash tag shared by 4 keys). */
+function keyOf(i: number): { kind: Kind; db: number; name: string } {
+  const kind = TYPES[i % 4];
+  const db = i % 8 < 4 ? 0 : 3;
+  const name = i % 3 === 0 ? `{tag${Math.floor(i / 12)}}${kind}:${i}` : `${kind}:${i}`;
+  return { kind, db, name };
+}
+
+/** What the clients believe: per key, its value (absent = deleted or never written). */
+class Model {
+  readonly values = new Map<number, string | number | string[] | Record<string, string>>();
+}
+
+/** One client worker: owns the keys `i ≡ w (mod workers)`, so its operations on them are ordered. */
+async function worker(
+  w: number,
+  workers: number,
+  proxyAddr: string,
+  model: Model,
+  stop: { stopped: boolean },
+  counts: { ops: number },
+): Promise<void> {
+  const clients = [await RedisClient.connect(proxyAddr), await RedisClient.connect(proxyAddr, { db: 3 })];
+  try {
+    let seq = 0;
+    const pick = () => {
+      const n = Math.floor(Math.random() * (KEYS / workers));
+      return n * workers + w;
+    };
+    while (!stop.stopped) {
+      const i = pick();
+      const { kind, db, name } = keyOf(i);
+      const c = clients[db === 0 ? 0 : 1];
+      const roll = Math.random();
+      seq++;
+      if (roll < 0.1) {
+        assert.equal(await c.call("DEL", name), model.values.has(i) ? 1 : 0, `DEL ${name}`);
+        model.values.delete(i);
+      } else if (kind === "s") {
+        if (roll < 0.3) {
+          // A cross-slot MSET of string keys of this worker in the same db.
+          const others = [i];
+          while (others.length < 4) {
+            const j = pick();
+            const k = keyOf(j);
+            if (k.kind === "s" && k.db === db && !others.includes(j)) others.push(j);
+          }
+          const args: string[] = [];
+          for (const j of others) args.push(keyOf(j).name, `v${w}.${seq}.${j}`);
+          assert.equal(await c.call("MSET", ...args), "OK");
+          for (const j of others) model.values.set(j, `v${w}.${seq}.${j}`);
+        } else {
+          assert.equal(await c.call("SET", name, `v${w}.${seq}`), "OK");
+          model.values.set(i, `v${w}.${seq}`);
+        }
+      } else if (kind === "c") {
+        const expected = ((model.values.get(i) as number | undefined) ?? 0) + 1;
+        assert.equal(await c.call("INCR", name), expected, `INCR ${name}`);
+        model.values.set(i, expected);
+      } else if (kind === "l") {
+        const list = [...((model.values.get(i) as string[] | undefined) ?? []), `e${seq}`];
+        assert.equal(await c.call("RPUSH", name, `e${seq}`), list.length, `RPUSH ${name}`);
+        model.values.set(i, list);
+      } else {
+        const hash = { ...((model.values.get(i) as Record<string, string> | undefined) ?? {}) };
+        const field = `f${seq % 5}`;
+        const isNew = !(field in hash);
+        hash[field] = `x${seq}`;
+        assert.equal(await c.call("HSET", name, field, `x${seq}`), isNew ? 1 : 0, `HSET ${name}`);
+        model.values.set(i, hash);
+      }
+      counts.ops++;
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+/** Loads every key with a first value, through the proxy, pipelined. */
+async function preload(proxyAddr: string, model: Model): Promise<void> {
+  const clients = [await RedisClient.connect(proxyAddr), await RedisClient.connect(proxyAddr, { db: 3 })];
+  try {
+    for (let base = 0; base < KEYS; base += 2000) {
+      const batches: [RedisClient, (string | number)[]][] = [];
+      for (let i = base; i < Math.min(KEYS, base + 2000); i++) {
+        const { kind, db, name } = keyOf(i);
+        const c = clients[db === 0 ? 0 : 1];
+        if (kind === "s") batches.push([c, ["SET", name, `init${i}`]]), model.values.set(i, `init${i}`);
+        else if (kind === "c") batches.push([c, ["INCRBY", name, i]]), model.values.set(i, i);
+        else if (kind === "l") {
+          batches.push([c, ["RPUSH", name, `a${i}`, `b${i}`]]), model.values.set(i, [`a${i}`, `b${i}`]);
+        } else batches.push([c, ["HSET", name, "init", `${i}`]]), model.values.set(i, { init: `${i}` });
+      }
+      const replies = await Promise.all(batches.map(([c, cmd]) => c.send(cmd)));
+      for (const r of replies) assert.ok(!(r instanceof RespError), `preload: ${(r as RespError).message}`);
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+/** Checks every key of the keyspace against the model, through a proxy. */
+async function verify(proxyAddr: string, model: Model): Promise<void> {
+  const clients = [await RedisClient.connect(proxyAddr), await RedisClient.connect(proxyAddr, { db: 3 })];
+  try {
+    for (let base = 0; base < KEYS; base += 2000) {
+      const checks: Promise<void>[] = [];
+      for (let i = base; i < Math.min(KEYS, base + 2000); i++) {
+        const { kind, db, name } = keyOf(i);
+        const c = clients[db === 0 ? 0 : 1];
+        const want = model.values.get(i);
+        checks.push((async () => {
+          if (want === undefined) {
+            assert.equal(await c.call("EXISTS", name), 0, `${name} was deleted but is back`);
+          } else if (kind === "s") {
+            assert.equal(await c.call("GET", name), want, name);
+          } else if (kind === "c") {
+            assert.equal(await c.call("GET", name), String(want), name);
+          } else if (kind === "l") {
+            assert.deepEqual(await c.call("LRANGE", name, 0, -1), want, name);
+          } else {
+            const flat = await c.call("HGETALL", name) as string[];
+            const got: Record<string, string> = {};
+            for (let j = 0; j < flat.length; j += 2) got[flat[j]] = flat[j + 1];
+            assert.deepEqual(got, want, name);
+          }
+        })());
+      }
+      await Promise.all(checks);
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+interface Cluster {
+  dir: string;
+  masters: RedisServer[];
+  dashboard: DashboardProcess;
+  proxies: ProxyProcess[];
+  d: string;
+  stop(): Promise<void>;
+}
+
+async function startCluster(product: string): Promise<Cluster> {
+  const dir = await Deno.makeTempDir({ prefix: "codis-reshard-" });
+  const masters = [await RedisServer.start(), await RedisServer.start()];
+  const store = `${dir}/store`;
+  const dashboard = await DashboardProcess.start(dir, { coordinator: "filesystem", coordinatorAddr: store, product });
+  const d = `--dashboard=${dashboard.addr}`;
+  const proxies = [
+    await ProxyProcess.start(dir, { product, online: [d] }),
+    await ProxyProcess.start(dir, { product, online: [d] }),
+  ];
+  await Promise.all(proxies.map((p) => p.waitOnline()));
+  await adminOk(d, "--create-group", "--gid=1");
+  await adminOk(d, "--create-group", "--gid=2");
+  await adminOk(d, "--group-add", "--gid=1", `--addr=${masters[0].addr}`);
+  await adminOk(d, "--group-add", "--gid=2", `--addr=${masters[1].addr}`);
+  await adminOk(d, "--slots-assign", "--beg=0", "--end=1023", "--gid=1", "--confirm");
+  await adminOk(d, "--resync-group", "--all");
+  const cluster: Cluster = {
+    dir,
+    masters,
+    dashboard,
+    proxies,
+    d,
+    async stop() {
+      await Promise.all(cluster.proxies.map((p) => p.kill("SIGKILL")));
+      await cluster.dashboard.kill("SIGKILL");
+      await Promise.all(masters.map((m) => m.stop()));
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+  return cluster;
+}
+
+/** Slots by (group, action state), from the dashboard. */
+async function slotStates(c: Cluster): Promise<Map<string, number>> {
+  const stats = await c.dashboard.stats() as { slots: { group_id: number; action: { state?: string } }[] };
+  const out = new Map<string, number>();
+  for (const s of stats.slots) {
+    const k = `${s.group_id}:${s.action.state ?? ""}`;
+    out.set(k, (out.get(k) ?? 0) + 1);
+  }
+  return out;
+}
+
+async function allSlotsIn(c: Cluster, gid: number, timeoutMs = 300_000): Promise<void> {
+  await waitFor(async () => (await slotStates(c)).get(`${gid}:`) === 1024, {
+    timeoutMs,
+    intervalMs: 250,
+    what: `every slot in group ${gid}`,
+  });
+}
+
+async function dbsize(server: RedisServer): Promise<number> {
+  let total = 0;
+  for (const db of [0, 3]) {
+    const c = await server.client(db);
+    try {
+      total += await c.call("DBSIZE") as number;
+    } finally {
+      await c.close();
+    }
+  }
+  return total;
+}
+
+async function withLoad(
+  proxyAddrs: string[],
+  model: Model,
+  during: (counts: { ops: number }) => Promise<void>,
+): Promise<number> {
+  const stop = { stopped: false };
+  const counts = { ops: 0 };
+  const workers = 8;
+  const running = Array.from(
+    { length: workers },
+    (_, w) =>
+      worker(w, workers, proxyAddrs[w % proxyAddrs.length], model, stop, counts).catch((e) => {
+        stop.stopped = true;
+        throw e;
+      }),
+  );
+  try {
+    await during(counts);
+  } finally {
+    stop.stopped = true;
+    await Promise.all(running);
+  }
+  return counts.ops;
+}
+
+function logsOnFailure(c: Cluster) {
+  return async (e: unknown) => {
+    for (const p of [c.dashboard, ...c.proxies]) {
+      console.error(`--- ${p.name} log (tail) ---\n${(await p.log()).slice(-4000)}`);
+    }
+    throw e;
+  };
+}
+
+Deno.test("reshard under load through two proxies: every slot to group 2 and back, model-checked", async () => {
+  const c = await startCluster("reshard");
+  try {
+    const model = new Model();
+    await preload(c.proxies[0].addr, model);
+    assert.equal(await dbsize(c.masters[0]), KEYS);
+    const ops = await withLoad(c.proxies.map((p) => p.addr), model, async (counts) => {
+      await waitFor(() => counts.ops > 200, { what: "load to start" });
+      await adminOk(c.d, "--slot-action", "--create-range", "--beg=0", "--end=1023", "--gid=2");
+      await allSlotsIn(c, 2);
+      assert.equal(await dbsize(c.masters[0]), 0, "nothing left on group 1");
+      await adminOk(c.d, "--slot-action", "--create-range", "--beg=0", "--end=1023", "--gid=1");
+      await allSlotsIn(c, 1);
+    });
+    assert.ok(ops > 1000, `only ${ops} operations ran during the migrations`);
+    assert.equal(await dbsize(c.masters[1]), 0, "nothing left on group 2");
+    await verify(c.proxies[0].addr, model);
+    await verify(c.proxies[1].addr, model);
+  } catch (e) {
+    await logsOnFailure(c)(e);
+  } finally {
+    await c.stop();
+  }
+});
+
+Deno.test("reshard with the dashboard killed and restarted mid-migration: it resumes; model-checked", async () => {
+  const c = await startCluster("reshard-restart");
+  try {
+    const model = new Model();
+    await preload(c.proxies[1].addr, model);
+    await withLoad(c.proxies.map((p) => p.addr), model, async () => {
+      await adminOk(c.d, "--slot-action", "--create-range", "--beg=0", "--end=1023", "--gid=2");
+      // Kill it while slots are on the move.
+      await waitFor(async () => ((await slotStates(c)).get("2:") ?? 0) >= 100, {
+        timeoutMs: 120_000,
+        what: "some slots moved",
+      });
+      await c.dashboard.kill("SIGKILL");
+      // The lock stays behind a killed dashboard: a new one needs --remove-lock.
+      c.dashboard = await DashboardProcess.start(c.dir, {
+        coordinator: "filesystem",
+        coordinatorAddr: `${c.dir}/store`,
+        product: "reshard-restart",
+        extra: ["--remove-lock"],
+      });
+      c.d = `--dashboard=${c.dashboard.addr}`;
+      await allSlotsIn(c, 2);
+    });
+    assert.equal(await dbsize(c.masters[0]), 0, "nothing left on group 1");
+    await verify(c.proxies[0].addr, model);
+  } catch (e) {
+    await logsOnFailure(c)(e);
+  } finally {
+    await c.stop();
+  }
+});
+
+Deno.test("a proxy killed while slots are prepared: rolled back, then completed once it is back", async () => {
+  const c = await startCluster("reshard-proxy");
+  try {
+    const model = new Model();
+    await preload(c.proxies[0].addr, model);
+    const [a, b] = c.proxies;
+    await withLoad([a.addr], model, async () => {
+      await adminOk(c.d, "--slot-action", "--disabled=1");
+      await adminOk(c.d, "--slot-action", "--create-range", "--beg=0", "--end=299", "--gid=2");
+      await b.kill("SIGKILL");
+      await adminOk(c.d, "--slot-action", "--disabled=0");
+      // The barrier cannot pass with a proxy down: slots go to preparing and no further, and the
+      // other proxy is unlocked again (the clients on it keep going).
+      await waitFor(async () => ((await slotStates(c)).get("1:preparing") ?? 0) > 0, { what: "slots in preparing" });
+      for (let i = 0; i < 3; i++) {
+        const states = await slotStates(c);
+        assert.equal(states.get("1:prepared") ?? 0, 0, JSON.stringify([...states]));
+        assert.equal(states.get("1:migrating") ?? 0, 0, JSON.stringify([...states]));
+        assert.equal(states.get("2:") ?? 0, 0);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      const slots = (await a.overview())!.slots as { id: number; locked?: boolean }[];
+      assert.ok(slots.every((s) => !s.locked), "rolled back: nothing stays locked on the live proxy");
+      // The proxy comes back at the same address, with no online flag: the dashboard re-onlines it.
+      c.proxies[1] = await ProxyProcess.start(c.dir, {
+        product: "reshard-proxy",
+        online: [],
+        port: b.port,
+        adminPort: b.adminPort,
+      });
+      await waitFor(async () => ((await slotStates(c)).get("2:") ?? 0) === 300, {
+        timeoutMs: 180_000,
+        what: "the 300 slots moved once the proxy is back",
+      });
+    });
+    await verify(c.proxies[1].addr, model);
+
+    // The other way out: a proxy that stays dead is removed with --force, and migrations go on.
+    await c.proxies[1].kill("SIGKILL");
+    await adminOk(c.d, "--slot-action", "--create-range", "--beg=300", "--end=399", "--gid=2");
+    await waitFor(async () => ((await slotStates(c)).get("1:preparing") ?? 0) > 0, { what: "slots in preparing" });
+    const r = await admin(c.d, "--remove-proxy", `--addr=${c.proxies[1].adminAddr}`);
+    assert.notEqual(r.code, 0, "without --force the dead proxy cannot be removed");
+    await adminOk(c.d, "--remove-proxy", `--addr=${c.proxies[1].adminAddr}`, "--force");
+    await waitFor(async () => ((await slotStates(c)).get("2:") ?? 0) === 400, {
+      timeoutMs: 180_000,
+      what: "the next 100 slots moved once the dead proxy is removed",
+    });
+    await verify(a.addr, model);
+  } catch (e) {
+    await logsOnFailure(c)(e);
+  } finally {
+    await c.stop();
+  }
+});
