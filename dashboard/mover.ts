@@ -26,7 +26,7 @@ export interface SlotProgress {
   to: string;
   /** Keys this mover has moved (proxies move some more on demand). */
   moved: number;
-  /** Keys of the slot seen on the source in the last pass, not yet moved: an estimate of what remains. */
+  /** An estimate of the slot's keys still on the source (from the source's size until a pass has counted). */
   remaining: number;
   /** Full passes over the source so far. */
   passes: number;
@@ -87,6 +87,10 @@ export class ScanMover implements SlotMover {
       timeoutMs: cfg.migrationTimeout + 5000,
     });
     try {
+      // Until the first pass has counted them: the source's keys spread evenly over its slots.
+      const owned = topom.slots().filter((m) => m.groupId === moves[0].fromGroup).length || 1;
+      const perSlot = Math.round((await keyspaceTotal(client)) / owned);
+      for (const m of moves) this.progress.get(m.slot)!.remaining = perSlot;
       while (pending.size > 0) {
         if (topom.closed) throw new Error("the dashboard is closing");
         const seen = new Map<number, number>();
@@ -97,7 +101,8 @@ export class ScanMover implements SlotMover {
         for (const [slot] of [...pending]) {
           const p = this.progress.get(slot)!;
           p.passes++;
-          p.remaining = seen.get(slot) ?? 0;
+          // Every key a pass finds is moved in it; only keys written meanwhile can remain.
+          p.remaining = 0;
           if (!seen.has(slot)) {
             pending.delete(slot);
             log.debug(`slot-[${slot}] has no keys left on ${from}: ${p.moved} moved`);
@@ -136,7 +141,10 @@ export class ScanMover implements SlotMover {
       await this.#migrate(client, to, db, b.keys, topom);
       for (const slot of b.slots) {
         const p = this.progress.get(slot);
-        if (p) p.moved++;
+        if (p) {
+          p.moved++;
+          if (p.remaining > 0) p.remaining--;
+        }
       }
     };
     let cursor = "0";
@@ -181,6 +189,15 @@ export class ScanMover implements SlotMover {
     this.totalMoved += keys.length;
     this.#rate.keys += keys.length;
   }
+}
+
+/** Keys in every database, from INFO keyspace. */
+async function keyspaceTotal(client: RedisClient): Promise<number> {
+  const info = await client.call("INFO", "keyspace");
+  const text = info instanceof Uint8Array ? new TextDecoder().decode(info) : String(info);
+  let total = 0;
+  for (const m of text.matchAll(/^db\d+:keys=(\d+)/gm)) total += Number(m[1]);
+  return total;
 }
 
 /** The databases that hold keys, from INFO keyspace (`db3:keys=10,...`). */

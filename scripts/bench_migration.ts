@@ -1,0 +1,367 @@
+/**
+ * Migration benchmark (not a test), measured on this machine in one run:
+ *
+ * 1. Ours: 1,000,000 small keys in slots 0-511 of group 1 move to group 2 (dashboard mover plus
+ *    proxy-side MIGRATE), while redis-benchmark GETs through the proxy: keys/s, and GET p99
+ *    before and during the migration.
+ * 2. Redis Cluster: the same number of keys in half the hash slots of one master of a two-master
+ *    cluster, moved with `redis-cli --cluster reshard` (same keys per MIGRATE): keys/s.
+ * 3. Big keys: how long one MIGRATE of a 1,000,000-field hash blocks the source and the target.
+ *
+ * Usage: deno task bench:migration [--keys=1000000] [--parallel-slots=100] [--skip-cluster] [--skip-big-key]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { RedisClient } from "../redis/redis_client.ts";
+import { slotOfString } from "../redis/slot_hash.ts";
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    "keys": { type: "string", default: "1000000" },
+    "parallel-slots": { type: "string", default: "100" },
+    "batch": { type: "string", default: "500" },
+    "skip-cluster": { type: "boolean", default: false },
+    "skip-big-key": { type: "boolean", default: false },
+  },
+});
+const KEYS = Number(flags.keys);
+const BATCH = Number(flags.batch);
+const top = new URL("..", import.meta.url).pathname;
+const tmp = await Deno.makeTempDir({ prefix: "codis-bench-migration-" });
+const children: Deno.ChildProcess[] = [];
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+function spawn(cmd: string, args: string[], log: string): Deno.ChildProcess {
+  const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
+  const file = Deno.openSync(log, { create: true, append: true, write: true });
+  void child.stdout.pipeTo(file.writable, { preventClose: true }).catch(() => {});
+  void child.stderr.pipeTo(Deno.openSync(log, { append: true }).writable).catch(() => {});
+  children.push(child);
+  return child;
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function redisServer(extra: string[] = []): Promise<number> {
+  const port = freePort();
+  const dir = `${tmp}/redis-${port}`;
+  await Deno.mkdir(dir);
+  spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", ...extra],
+    `${dir}/log`,
+  );
+  await waitFor(async () => {
+    const c = await RedisClient.connect(`127.0.0.1:${port}`, { connectTimeoutMs: 500 });
+    try {
+      return await c.call("PING") === "PONG";
+    } finally {
+      await c.close();
+    }
+  }, `redis-server ${port}`);
+  return port;
+}
+
+async function call(port: number, ...args: (string | number)[]): Promise<unknown> {
+  const c = await RedisClient.connect(`127.0.0.1:${port}`);
+  try {
+    return await c.call(...args);
+  } finally {
+    await c.close();
+  }
+}
+
+/** Loads `n` keys `key:%012d` (as redis-benchmark names them) that `accept` takes, pipelined. */
+async function load(port: number, n: number, accept: (key: string) => boolean): Promise<number> {
+  const c = await RedisClient.connect(`127.0.0.1:${port}`, { timeoutMs: 120_000 });
+  let loaded = 0;
+  let i = 0;
+  try {
+    while (loaded < n) {
+      const batch: string[][] = [];
+      while (batch.length < 5000 && loaded + batch.length < n) {
+        const key = `key:${String(i++).padStart(12, "0")}`;
+        if (accept(key)) batch.push(["SET", key, "xxx"]);
+      }
+      await c.pipeline(batch);
+      loaded += batch.length;
+    }
+  } finally {
+    await c.close();
+  }
+  return i;
+}
+
+/** One redis-benchmark GET run through `port`: its p99 in ms. */
+async function getP99(port: number, range: number): Promise<number> {
+  const out = await new Deno.Command("redis-benchmark", {
+    args: ["-h", "127.0.0.1", "-p", String(port), "-c", "10", "-n", "20000", "-r", String(range), "-t", "get", "--csv"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  const last = lines[lines.length - 1].split(",").map((s) => s.replace(/"/g, ""));
+  return Number(last[6]);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function admin(dashboard: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${top}admin/main.ts`, `--dashboard=${dashboard}`, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) throw new Error(`codis-admin ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+// --- 1. ours ------------------------------------------------------------------------------------
+
+async function ours(): Promise<{ keysPerSecond: number; seconds: number; p99Before: number; p99During: number }> {
+  const g1 = await redisServer();
+  const g2 = await redisServer();
+  const dashPort = freePort();
+  const proxyPort = freePort();
+  const proxyAdmin = freePort();
+  await Deno.writeTextFile(
+    `${tmp}/dashboard.toml`,
+    [
+      'coordinator_name = "filesystem"',
+      `coordinator_addr = "${tmp}/store"`,
+      'product_name = "bench"',
+      `admin_addr = "127.0.0.1:${dashPort}"`,
+      `migration_parallel_slots = ${flags["parallel-slots"]}`,
+      `migration_async_numkeys = ${BATCH}`,
+      "",
+    ].join("\n"),
+  );
+  await Deno.writeTextFile(
+    `${tmp}/proxy.toml`,
+    ['product_name = "bench"', `proxy_addr = "127.0.0.1:${proxyPort}"`, `admin_addr = "127.0.0.1:${proxyAdmin}"`, ""]
+      .join("\n"),
+  );
+  const dashboard = `127.0.0.1:${dashPort}`;
+  spawn(
+    Deno.execPath(),
+    ["run", "-A", `${top}dashboard/main.ts`, `--config=${tmp}/dashboard.toml`],
+    `${tmp}/dashboard.log`,
+  );
+  await waitFor(async () => (await fetch(`http://${dashboard}/api/topom/model`)).ok, "dashboard");
+  spawn(
+    Deno.execPath(),
+    ["run", "-A", `${top}proxy/main.ts`, `--config=${tmp}/proxy.toml`, `--dashboard=${dashboard}`],
+    `${tmp}/proxy.log`,
+  );
+  await waitFor(async () => JSON.parse(await admin(dashboard, "--list-proxy")).length === 1, "proxy online");
+  await admin(dashboard, "--create-group", "--gid=1");
+  await admin(dashboard, "--create-group", "--gid=2");
+  await admin(dashboard, "--group-add", "--gid=1", `--addr=127.0.0.1:${g1}`);
+  await admin(dashboard, "--group-add", "--gid=2", `--addr=127.0.0.1:${g2}`);
+  await admin(dashboard, "--slots-assign", "--beg=0", "--end=1023", "--gid=1", "--confirm");
+  await admin(dashboard, "--resync-group", "--all");
+
+  console.log(`ours: loading ${KEYS} keys in slots 0-511 of group 1 …`);
+  const range = await load(g1, KEYS, (k) => slotOfString(k) < 512);
+  // The rest of the GETs' keyspace lives in slots 512-1023, which stay on group 1 (misses there are fine).
+  const before: number[] = [];
+  for (let i = 0; i < 5; i++) before.push(await getP99(proxyPort, range));
+
+  console.log("ours: migrating slots 0-511 to group 2 …");
+  const during: number[] = [];
+  let migrating = true;
+  const started = performance.now();
+  await admin(dashboard, "--slot-action", "--create-range", "--beg=0", "--end=511", "--gid=2");
+  const load_ = (async () => {
+    while (migrating) during.push(await getP99(proxyPort, range));
+  })();
+  await waitFor(
+    async () => {
+      const stats = await (await fetch(`http://${dashboard}/topom/stats`)).json();
+      return stats.slots.every((s: { id: number; group_id: number; action: { state?: string } }) =>
+        !s.action.state && s.group_id === (s.id < 512 ? 2 : 1)
+      );
+    },
+    "migration to finish",
+    1_800_000,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  migrating = false;
+  await load_;
+  const left = await call(g1, "DBSIZE") as number;
+  const moved = await call(g2, "DBSIZE") as number;
+  if (moved !== KEYS || left !== 0) {
+    throw new Error(`after the migration: ${left} keys on group 1, ${moved} on group 2`);
+  }
+  return { keysPerSecond: KEYS / seconds, seconds, p99Before: median(before), p99During: median(during) };
+}
+
+// --- 2. Redis Cluster -------------------------------------------------------------------------------
+
+function crc16(s: string): number {
+  let crc = 0;
+  for (const b of new TextEncoder().encode(s)) {
+    crc ^= b << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+async function redisCluster(): Promise<{ keysPerSecond: number; seconds: number }> {
+  const a = await redisServer(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
+  const b = await redisServer(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
+  await call(a, "CLUSTER", "ADDSLOTSRANGE", 0, 8191);
+  await call(b, "CLUSTER", "ADDSLOTSRANGE", 8192, 16383);
+  await call(a, "CLUSTER", "MEET", "127.0.0.1", b);
+  await waitFor(async () => {
+    const ia = String(await call(a, "CLUSTER", "INFO"));
+    const ib = String(await call(b, "CLUSTER", "INFO"));
+    return ia.includes("cluster_state:ok") && ib.includes("cluster_state:ok") && ia.includes("cluster_known_nodes:2");
+  }, "the cluster to form");
+  const idA = String(await call(a, "CLUSTER", "MYID"));
+  const idB = String(await call(b, "CLUSTER", "MYID"));
+  console.log(`redis cluster: loading ${KEYS} keys in hash slots 0-8191 of one master …`);
+  await load(a, KEYS, (k) => crc16(k) % 16384 < 8192);
+  console.log("redis cluster: redis-cli --cluster reshard of 8192 slots …");
+  const started = performance.now();
+  const out = await new Deno.Command("redis-cli", {
+    args: [
+      "--cluster",
+      "reshard",
+      `127.0.0.1:${a}`,
+      "--cluster-from",
+      idA,
+      "--cluster-to",
+      idB,
+      "--cluster-slots",
+      "8192",
+      "--cluster-yes",
+      "--cluster-pipeline",
+      String(BATCH),
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const seconds = (performance.now() - started) / 1000;
+  if (out.code !== 0) throw new Error(`redis-cli --cluster reshard failed: ${new TextDecoder().decode(out.stderr)}`);
+  const moved = await call(b, "DBSIZE") as number;
+  if (moved !== KEYS) throw new Error(`reshard moved ${moved} keys, not ${KEYS}`);
+  return { keysPerSecond: KEYS / seconds, seconds };
+}
+
+// --- 3. a big key ----------------------------------------------------------------------------------
+
+async function bigKey(fields = 1_000_000): Promise<{ migrateMs: number; sourceMaxMs: number; targetMaxMs: number }> {
+  const src = await redisServer();
+  const dst = await redisServer();
+  const c = await RedisClient.connect(`127.0.0.1:${src}`, { timeoutMs: 120_000 });
+  try {
+    for (let i = 0; i < fields; i += 10_000) {
+      const args: (string | number)[] = ["HSET", "big"];
+      for (let j = i; j < Math.min(fields, i + 10_000); j++) args.push(`field:${j}`, `value:${j}`);
+      await c.call(...args);
+    }
+  } finally {
+    await c.close();
+  }
+  // Ping both servers every millisecond; the longest answer is how long they were blocked.
+  const worst = { [src]: 0, [dst]: 0 };
+  let running = true;
+  const pingers = [src, dst].map(async (port) => {
+    const p = await RedisClient.connect(`127.0.0.1:${port}`, { timeoutMs: 120_000 });
+    try {
+      while (running) {
+        const t = performance.now();
+        await p.call("PING");
+        worst[port] = Math.max(worst[port], performance.now() - t);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    } finally {
+      await p.close();
+    }
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  const started = performance.now();
+  const reply = await call(src, "MIGRATE", "127.0.0.1", dst, "big", 0, 120_000);
+  const migrateMs = performance.now() - started;
+  await new Promise((r) => setTimeout(r, 200));
+  running = false;
+  await Promise.all(pingers);
+  if (reply !== "OK") throw new Error(`MIGRATE answered ${reply}`);
+  return { migrateMs, sourceMaxMs: worst[src], targetMaxMs: worst[dst] };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+try {
+  const o = await ours();
+  console.log(
+    `ours: ${KEYS} keys in ${o.seconds.toFixed(1)} s = ${Math.round(o.keysPerSecond)} keys/s; ` +
+      `GET p99 through the proxy: ${o.p99Before} ms before, ${o.p99During} ms during (median of runs)`,
+  );
+  let cluster: { keysPerSecond: number; seconds: number } | null = null;
+  if (!flags["skip-cluster"]) {
+    cluster = await redisCluster();
+    console.log(
+      `redis cluster reshard: ${KEYS} keys in ${cluster.seconds.toFixed(1)} s = ${
+        Math.round(cluster.keysPerSecond)
+      } keys/s`,
+    );
+  }
+  let big = null;
+  if (!flags["skip-big-key"]) {
+    big = await bigKey();
+    console.log(
+      `big key: MIGRATE of a 1,000,000-field hash took ${big.migrateMs.toFixed(0)} ms; ` +
+        `longest PING: source ${big.sourceMaxMs.toFixed(0)} ms, target ${big.targetMaxMs.toFixed(0)} ms`,
+    );
+  }
+  console.log("\n| measure | value |\n| --- | ---: |");
+  console.log(`| ours: keys/s (${KEYS} keys, slots 0-511) | ${Math.round(o.keysPerSecond)} |`);
+  if (cluster) {
+    console.log(`| redis-cli --cluster reshard: keys/s | ${Math.round(cluster.keysPerSecond)} |`);
+    console.log(`| ours / reshard | ${(o.keysPerSecond / cluster.keysPerSecond).toFixed(2)}× |`);
+  }
+  console.log(`| GET p99 before (ms) | ${o.p99Before} |`);
+  console.log(`| GET p99 during (ms) | ${o.p99During} |`);
+  console.log(`| p99 during / before | ${(o.p99During / o.p99Before).toFixed(2)}× |`);
+  if (big) {
+    console.log(`| big hash (1M fields) MIGRATE (ms) | ${big.migrateMs.toFixed(0)} |`);
+    console.log(`| big hash: source blocked (ms) | ${big.sourceMaxMs.toFixed(0)} |`);
+    console.log(`| big hash: target blocked (ms) | ${big.targetMaxMs.toFixed(0)} |`);
+  }
+} finally {
+  for (const c of children.reverse()) {
+    try {
+      c.kill("SIGTERM");
+    } catch {
+      // gone
+    }
+  }
+  await Promise.all(children.map((c) => c.status));
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+}
