@@ -1,0 +1,119 @@
+/**
+ * The proxy's side of a migration, with slot tables filled by hand: a request on a migrating
+ * slot first moves its keys from the source to the target with one MIGRATE, then runs on the
+ * target; failures reach the client as error replies.
+ */
+
+import assert from "node:assert/strict";
+import { offlineSlot, type SlotSpec } from "../../coord/models.ts";
+import { RedisReplyError } from "../../redis/redis_client.ts";
+import { slotOfString } from "../../redis/slot_hash.ts";
+import { startCluster } from "../_support/cluster.ts";
+
+/** Key names whose slots are all different, with their slots. */
+function keysInSlots(prefix: string, n: number): { key: string; slot: number }[] {
+  const out: { key: string; slot: number }[] = [];
+  const seen = new Set<number>();
+  for (let i = 0; out.length < n; i++) {
+    const key = `${prefix}${i}`;
+    const slot = slotOfString(key);
+    if (!seen.has(slot)) {
+      seen.add(slot);
+      out.push({ key, slot });
+    }
+  }
+  return out;
+}
+
+Deno.test("a migrating slot: keys move to the target on first use, new keys go there, keyless commands too", async () => {
+  const cluster = await startCluster({ groups: 2 });
+  const [source, target] = cluster.servers;
+  try {
+    const [a, b, c] = keysInSlots("mig:", 3);
+    const src = await source.client();
+    const dst = await target.client();
+    const client = await cluster.client();
+    try {
+      // All three slots live on the source.
+      const onSource = (s: number): SlotSpec => ({ ...offlineSlot(s), backendAddr: source.addr, backendAddrGroupId: 1 });
+      await cluster.proxy.fillSlots([onSource(a.slot), onSource(b.slot), onSource(c.slot)]);
+      await client.call("SET", a.key, "va");
+      await client.call("RPUSH", b.key, "1", "2");
+      assert.equal(await src.call("EXISTS", a.key, b.key), 2);
+
+      // Slots a and b start migrating to the target; c stays.
+      const migrating = (s: number): SlotSpec => ({
+        ...offlineSlot(s),
+        backendAddr: target.addr,
+        backendAddrGroupId: 2,
+        migrateFrom: source.addr,
+        migrateFromGroupId: 1,
+      });
+      await cluster.proxy.fillSlots([migrating(a.slot), migrating(b.slot)]);
+
+      assert.equal(await client.call("GET", a.key), "va", "served by the target after the move");
+      assert.equal(await src.call("EXISTS", a.key), 0);
+      assert.equal(await dst.call("GET", a.key), "va");
+
+      // A cross-slot MSET touching both migrating slots and the other one: one MIGRATE moves b.
+      assert.equal(await client.call("MSET", a.key, "va2", c.key, "vc", `{${a.key}}x`, "y"), "OK");
+      assert.equal(await client.call("LRANGE", b.key, 0, -1).then((v) => JSON.stringify(v)), '["1","2"]');
+      assert.equal(await src.call("EXISTS", b.key), 0);
+      assert.equal(await dst.call("GET", a.key), "va2");
+      assert.equal(await src.call("GET", c.key), "vc", "a slot that is not migrating stays where it is");
+
+      // A new key (NOKEY on the source) is created on the target.
+      const fresh = `{${b.key}}new`;
+      assert.equal(await client.call("INCR", fresh), 1);
+      assert.equal(await dst.call("GET", fresh), "1");
+      assert.equal(await src.call("EXISTS", fresh), 0);
+
+      // DEL of a key still on the source deletes it for good (moved, then deleted on the target).
+      await src.call("SET", `{${a.key}}old`, "stale");
+      assert.equal(await client.call("DEL", `{${a.key}}old`), 1);
+      assert.equal(await src.call("EXISTS", `{${a.key}}old`), 0);
+      assert.equal(await dst.call("EXISTS", `{${a.key}}old`), 0);
+    } finally {
+      await Promise.all([src.close(), dst.close(), client.close()]);
+    }
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("a failed MIGRATE reaches the client as an error reply, and nothing is lost", async () => {
+  const cluster = await startCluster({ groups: 2 });
+  const [source, target] = cluster.servers;
+  try {
+    const [{ key, slot }] = keysInSlots("busy:", 1);
+    const src = await source.client();
+    const dst = await target.client();
+    const client = await cluster.client();
+    try {
+      // The same key on both sides: MIGRATE refuses to overwrite the target (BUSYKEY).
+      await src.call("SET", key, "old");
+      await dst.call("SET", key, "new");
+      await cluster.proxy.fillSlots([{
+        ...offlineSlot(slot),
+        backendAddr: target.addr,
+        backendAddrGroupId: 2,
+        migrateFrom: source.addr,
+        migrateFromGroupId: 1,
+      }]);
+      await assert.rejects(client.call("GET", key), (e) => {
+        assert.ok(e instanceof RedisReplyError);
+        assert.match(e.reply.message, /^ERR handle request, bad migrate resp: .*BUSYKEY/);
+        assert.ok(e.reply.message.includes(source.addr), e.reply.message);
+        return true;
+      });
+      assert.equal(await src.call("GET", key), "old", "the source keeps its key");
+      assert.equal(await dst.call("GET", key), "new");
+      // The session goes on.
+      assert.equal(await client.call("PING"), "PONG");
+    } finally {
+      await Promise.all([src.close(), dst.close(), client.close()]);
+    }
+  } finally {
+    await cluster.stop();
+  }
+});
