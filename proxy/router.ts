@@ -44,6 +44,24 @@ interface Waiter {
 /** The I/O timeout (ms) of the MIGRATE a proxy runs before serving a key of a migrating slot. */
 export const MIGRATE_TIMEOUT_MS = 10_000;
 
+const MULTI = encodeCommand(["MULTI"]);
+const EXEC = encodeCommand(["EXEC"]);
+
+/**
+ * For an EXEC reply `*2\r\n:N\r\n<reply>`: the offset of <reply> when N is 1, 0 when N is 0,
+ * -1 for anything else (the transaction failed: fall back to MIGRATE).
+ */
+export function execExistsPrefix(buf: Uint8Array, start: number, end: number): number {
+  // "*2\r\n:" then one digit then "\r\n"
+  if (end - start < 9) return -1;
+  if (buf[start] !== 0x2a || buf[start + 1] !== 0x32 || buf[start + 2] !== 0x0d || buf[start + 3] !== 0x0a) return -1;
+  if (buf[start + 4] !== 0x3a || buf[start + 6] !== 0x0d || buf[start + 7] !== 0x0a) return -1;
+  const n = buf[start + 5];
+  if (n === 0x31) return start + 8;
+  if (n === 0x30) return 0;
+  return -1;
+}
+
 /** One slot of the router. */
 export class Slot {
   readonly id: number;
@@ -234,7 +252,12 @@ export class Router {
       return;
     }
     if (slot.migrateFrom !== null) {
-      this.#migrateThenSend(routed, slot, buf.slice(start, end), keys ? keys() : []);
+      const ks = keys ? keys() : [];
+      if (readOnly && ks.length === 1 && slotOf(ks[0]) === slot.id) {
+        this.#readDuringMigration(routed, slot, buf.slice(start, end), ks[0]);
+      } else {
+        this.#migrateThenSend(routed, slot, buf.slice(start, end), ks);
+      }
       return;
     }
     let conn: BackendConn | null = null;
@@ -247,14 +270,50 @@ export class Router {
   }
 
   /**
+   * A single-key read on a migrating slot, without moving anything: `MULTI; EXISTS key; <the
+   * read>; EXEC` on the source answers from the source while the key is still there (its value
+   * there is the current one: every write goes through a MIGRATE first, and MIGRATE deletes the
+   * source's copy atomically); otherwise the read goes to the target. One round trip to the source
+   * instead of a MIGRATE (which makes the source write to the target and wait). The four commands
+   * are queued on the shared connection in one synchronous block, so nothing can come between.
+   */
+  #readDuringMigration(routed: Routed, slot: Slot, bytes: Uint8Array, key: Uint8Array): void {
+    this.hold(routed, slot);
+    const source = slot.migrateFrom!.conn(routed.db, routed.seed);
+    const target = slot.master!;
+    const toTarget = () => target.conn(routed.db, routed.seed).send(routed, bytes, 0, bytes.length);
+    const queued: Pending = { onReply() {}, onFailure() {} };
+    source.send(queued, MULTI, 0, MULTI.length);
+    const exists = encodeCommand(["EXISTS", key]);
+    source.send(queued, exists, 0, exists.length);
+    source.send(queued, bytes, 0, bytes.length);
+    source.send(
+      {
+        onReply: (buf: Uint8Array, start: number, end: number) => {
+          // `*2\r\n:1\r\n<reply>`: the key is on the source, and <reply> is the answer.
+          const after = execExistsPrefix(buf, start, end);
+          if (after > 0) routed.onReply(buf, after, end);
+          else if (after === 0) toTarget();
+          else this.#migrateThenSend(routed, slot, bytes, [key], false);
+        },
+        onFailure: (reason: string) =>
+          routed.reject(`bad migrate resp: ${reason} (read from ${slot.migrateFrom?.addr})`),
+      },
+      EXEC,
+      0,
+      EXEC.length,
+    );
+  }
+
+  /**
    * A request on a migrating slot: `MIGRATE host port "" db timeout [AUTH pw] KEYS k…` on the
    * source master moves every key of the request that lives in a migrating slot (one call per
    * source and target), then the request goes to the target. NOKEY means the keys were moved
    * already, or are new. The request holds its slots throughout, so they cannot be refilled
    * (and the migration cannot finish) between the move and the request.
    */
-  #migrateThenSend(routed: Routed, slot: Slot, bytes: Uint8Array, keys: Uint8Array[]): void {
-    this.hold(routed, slot);
+  #migrateThenSend(routed: Routed, slot: Slot, bytes: Uint8Array, keys: Uint8Array[], hold = true): void {
+    if (hold) this.hold(routed, slot);
     const moves = new Map<string, { from: BackendServer; to: string; keys: Uint8Array[] }>();
     for (const key of keys) {
       const s = this.slots[slotOf(key)];

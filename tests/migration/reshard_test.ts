@@ -1,6 +1,7 @@
 /**
  * Model-checked resharding under load, in the spirit of Redis's `04-resharding` test: clients
- * through two proxies run SET, INCR, RPUSH, HSET, cross-slot MSET and DEL over 100,000 keys
+ * through two proxies run SET, INCR, RPUSH, HSET, cross-slot MSET and DEL, and reads checked
+ * against their own last writes, over 100,000 keys
  * (with and without hash tags, in db 0 and db 3) while every slot moves from group 1 to group 2
  * and back. At the end every key equals the clients' model: nothing lost, nothing stale, no
  * deleted key back. Then the same with the dashboard killed and restarted mid-migration, and
@@ -55,8 +56,16 @@ async function worker(
       if (roll < 0.1) {
         assert.equal(await c.call("DEL", name), model.values.has(i) ? 1 : 0, `DEL ${name}`);
         model.values.delete(i);
+      } else if (roll < 0.3) {
+        // A read must see exactly this worker's last write, wherever the key is in its move.
+        const want = model.values.get(i);
+        if (want === undefined) assert.equal(await c.call("EXISTS", name), 0, `${name} deleted but visible`);
+        else if (kind === "s") assert.equal(await c.call("GET", name), want, `GET ${name}`);
+        else if (kind === "c") assert.equal(await c.call("GET", name), String(want), `GET ${name}`);
+        else if (kind === "l") assert.deepEqual(await c.call("LRANGE", name, 0, -1), want, `LRANGE ${name}`);
+        else assert.equal(await c.call("HLEN", name), Object.keys(want).length, `HLEN ${name}`);
       } else if (kind === "s") {
-        if (roll < 0.3) {
+        if (roll < 0.45) {
           // A cross-slot MSET of string keys of this worker in the same db.
           const others = [i];
           while (others.length < 4) {
