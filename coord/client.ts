@@ -86,6 +86,8 @@ export interface CoordClient {
   createIfAbsent(path: string, data: Uint8Array): Promise<boolean>;
   /** Creates or overwrites a node. */
   update(path: string, data: Uint8Array): Promise<void>;
+  /** Creates or overwrites many nodes, faster than one by one (not atomically as a whole). */
+  updateMany(nodes: ReadonlyArray<{ path: string; data: Uint8Array }>): Promise<void>;
   /**
    * Deletes a node; no error if it is missing. A node with children fails with `not-empty` unless
    * `recursive`, which deletes the whole subtree.

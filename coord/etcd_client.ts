@@ -102,6 +102,16 @@ export class EtcdClient implements CoordClient {
     await this.#call("update", p, () => this.#client.put(p).value(Buffer.from(data)).exec());
   }
 
+  async updateMany(nodes: ReadonlyArray<{ path: string; data: Uint8Array }>): Promise<void> {
+    const paths = nodes.map((n) => this.#path("update", n.path));
+    // gRPC multiplexes them on one connection.
+    await Promise.all(
+      nodes.map((n, i) =>
+        this.#call("update", paths[i], () => this.#client.put(paths[i]).value(Buffer.from(n.data)).exec())
+      ),
+    );
+  }
+
   async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
     const p = this.#path("delete", path);
     const below = p === "/" ? "/" : `${p}/`;

@@ -166,6 +166,15 @@ export class ProductStore {
     }
   }
 
+  /** Stores many slot mappings at once (offline ones with no action as no node). */
+  async updateSlotMappings(ms: readonly SlotMapping[]): Promise<void> {
+    const writes = ms.filter((m) => !isDefaultSlotMapping(m));
+    await this.client.updateMany(
+      writes.map((m) => ({ path: this.slotPath(m.id), data: encode(slotMappingToJson(m)) })),
+    );
+    for (const m of ms) if (isDefaultSlotMapping(m)) await this.client.delete(this.slotPath(m.id));
+  }
+
   // --- groups ----------------------------------------------------------------------------------
 
   async listGroups(): Promise<GroupModel[]> {

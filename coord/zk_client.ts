@@ -139,6 +139,11 @@ export class ZooKeeperClient implements CoordClient {
     });
   }
 
+  async updateMany(nodes: ReadonlyArray<{ path: string; data: Uint8Array }>): Promise<void> {
+    // Pipelined on the session's one connection.
+    await Promise.all(nodes.map((n) => this.update(n.path, n.data)));
+  }
+
   async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
     const p = this.#path("delete", path);
     await this.#call("delete", p, async (zk) => {

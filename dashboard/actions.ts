@@ -89,7 +89,12 @@ export async function processSlotActions(topom: Topom, mover: SlotMover): Promis
   const early = [ACTION_PENDING, ACTION_PREPARING, ACTION_PREPARED];
   while (batch.some((m) => early.includes(m.action.state))) {
     const state = early.find((st) => batch.some((m) => m.action.state === st))!;
-    const advanced = await topom.advanceActions(batch.filter((m) => m.action.state === state).map((m) => m.id));
+    const ids = batch.filter((m) => m.action.state === state).map((m) => m.id);
+    const t0 = performance.now();
+    const advanced = await topom.advanceActions(ids);
+    log.info(
+      `slots ${ranges(ids)}: ${state} → ${advanced[0]?.action.state} in ${(performance.now() - t0).toFixed(0)} ms`,
+    );
     const byId = new Map(advanced.map((m) => [m.id, m]));
     batch = batch.map((m) => byId.get(m.id) ?? m);
   }

@@ -109,9 +109,6 @@ export class ScanMover implements SlotMover {
             topom.actionProgress = `[OK] Slot[${String(slot).padStart(4, "0")}] moved ${p.moved} keys`;
           }
         }
-        if (pending.size > 0 && topom.actionInterval > 0) {
-          await new Promise((r) => setTimeout(r, topom.actionInterval / 1000));
-        }
       }
     } catch (e) {
       const first = moves[0].slot;
@@ -139,6 +136,8 @@ export class ScanMover implements SlotMover {
       if (!b || b.keys.length === 0) return;
       buckets.delete(to);
       await this.#migrate(client, to, db, b.keys, topom);
+      // The operator's pause between steps (µs), as Codis's action interval: room for clients.
+      if (topom.actionInterval > 0) await new Promise((r) => setTimeout(r, topom.actionInterval / 1000));
       for (const slot of b.slots) {
         const p = this.progress.get(slot);
         if (p) {

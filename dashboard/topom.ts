@@ -706,6 +706,11 @@ export class Topom {
     this.#slots[m.id] = m;
   }
 
+  async #storeSlots(ms: SlotMapping[]): Promise<void> {
+    await this.store.updateSlotMappings(ms);
+    for (const m of ms) this.#slots[m.id] = m;
+  }
+
   /** Assigns slots to groups at once, without moving data (for empty clusters), as Codis's slots/assign. */
   assignSlots(mappings: SlotMapping[], offline: boolean): Promise<void> {
     return this.exclusive(async () => {
@@ -730,12 +735,12 @@ export class Topom {
         const g = this.#groups.get(gid);
         if (g && !g.outOfSync) await this.#storeGroup({ ...structuredClone(g), outOfSync: true });
       }
-      const updated: SlotMapping[] = [];
-      for (const m of mappings) {
-        const next = { id: m.id, groupId: m.groupId, action: { index: 0, state: "", targetId: 0 } };
-        await this.#storeSlot(next);
-        updated.push(next);
-      }
+      const updated = mappings.map((m) => ({
+        id: m.id,
+        groupId: m.groupId,
+        action: { index: 0, state: "", targetId: 0 },
+      }));
+      await this.#storeSlots(updated);
       await this.pushSlots(updated);
     });
   }
@@ -751,22 +756,24 @@ export class Topom {
     if (g.servers.length === 0) throw bad(`group-[${gid}] is empty`);
   }
 
-  async #createAction(sid: number, gid: number): Promise<void> {
-    const m = this.#slots[sid];
-    if (m.action.state) throw conflict(`slot-[${sid}] action already exists`);
-    if (m.groupId === gid) throw bad(`slot-[${sid}] already in group-[${gid}]`);
-    await this.#storeSlot({
-      id: sid,
-      groupId: m.groupId,
-      action: { index: this.#nextActionIndex(), state: ACTION_PENDING, targetId: gid },
-    });
+  /** Checks and stores new pending actions (`[slot, target group]`), numbered in the order given. */
+  async #createActions(list: [number, number][]): Promise<void> {
+    let index = this.#nextActionIndex();
+    const out: SlotMapping[] = [];
+    for (const [sid, gid] of list) {
+      const m = this.#slots[sid];
+      if (m.action.state) throw conflict(`slot-[${sid}] action already exists`);
+      if (m.groupId === gid) throw bad(`slot-[${sid}] already in group-[${gid}]`);
+      out.push({ id: sid, groupId: m.groupId, action: { index: index++, state: ACTION_PENDING, targetId: gid } });
+    }
+    await this.#storeSlots(out);
   }
 
   createSlotAction(sid: number, gid: number): Promise<void> {
     return this.exclusive(async () => {
       checkSlotId(sid);
       this.#checkTarget(gid);
-      await this.#createAction(sid, gid);
+      await this.#createActions([[sid, gid]]);
     });
   }
 
@@ -777,7 +784,7 @@ export class Topom {
       this.#checkTarget(dst);
       if (!Number.isSafeInteger(num) || num < 0) throw bad(`invalid number of slots = ${num}`);
       const idle = this.#slots.filter((m) => m.groupId === src && !m.action.state).slice(0, num);
-      for (const m of idle) await this.#createAction(m.id, dst);
+      await this.#createActions(idle.map((m) => [m.id, dst]));
     });
   }
 
@@ -789,9 +796,9 @@ export class Topom {
       for (let i = beg; i <= end; i++) {
         if (this.#slots[i].action.state) throw conflict(`slot-[${i}] action already exists`);
       }
-      for (let i = beg; i <= end; i++) {
-        if (this.#slots[i].groupId !== gid) await this.#createAction(i, gid);
-      }
+      const list: [number, number][] = [];
+      for (let i = beg; i <= end; i++) if (this.#slots[i].groupId !== gid) list.push([i, gid]);
+      await this.#createActions(list);
     });
   }
 
@@ -815,7 +822,7 @@ export class Topom {
         throw bad(e instanceof Error ? e.message : String(e));
       }
       if (confirm) {
-        for (const sid of [...plan.keys()].sort((a, b) => a - b)) await this.#createAction(sid, plan.get(sid)!);
+        await this.#createActions([...plan.keys()].sort((a, b) => a - b).map((sid) => [sid, plan.get(sid)!]));
       }
       return plan;
     });
@@ -856,7 +863,7 @@ export class Topom {
       switch (state) {
         case ACTION_PENDING: {
           const out = current.map((m) => next(m, ACTION_PREPARING));
-          for (const m of out) await this.#storeSlot(m);
+          await this.#storeSlots(out);
           return out;
         }
         case ACTION_PREPARING: {
@@ -867,18 +874,18 @@ export class Topom {
             await this.pushSlots(current).catch(() => {});
             throw e;
           }
-          for (const m of out) await this.#storeSlot(m);
+          await this.#storeSlots(out);
           return out;
         }
         case ACTION_PREPARED: {
           const out = current.map((m) => next(m, ACTION_MIGRATING));
           await this.pushSlots(out);
-          for (const m of out) await this.#storeSlot(m);
+          await this.#storeSlots(out);
           return out;
         }
         case ACTION_MIGRATING: {
           const out = current.map((m) => next(m, ACTION_FINISHED));
-          for (const m of out) await this.#storeSlot(m);
+          await this.#storeSlots(out);
           return out;
         }
         case ACTION_FINISHED: {
@@ -888,7 +895,7 @@ export class Topom {
             groupId: m.action.targetId,
             action: { index: 0, state: "", targetId: 0 },
           }));
-          for (const m of out) await this.#storeSlot(m);
+          await this.#storeSlots(out);
           return out;
         }
       }

@@ -8,7 +8,8 @@
  *    cluster, moved with `redis-cli --cluster reshard` (same keys per MIGRATE): keys/s.
  * 3. Big keys: how long one MIGRATE of a 1,000,000-field hash blocks the source and the target.
  *
- * Usage: deno task bench:migration [--keys=1000000] [--parallel-slots=100] [--skip-cluster] [--skip-big-key]
+ * Usage: deno task bench:migration [--keys=1000000] [--parallel-slots=100] [--batch=500] [--interval=µs]
+ *                                  [--skip-cluster] [--skip-big-key] [--keep]
  *
  * @module
  */
@@ -23,8 +24,10 @@ const { values: flags } = parseArgs({
     "keys": { type: "string", default: "1000000" },
     "parallel-slots": { type: "string", default: "100" },
     "batch": { type: "string", default: "500" },
+    "interval": { type: "string", default: "0" },
     "skip-cluster": { type: "boolean", default: false },
     "skip-big-key": { type: "boolean", default: false },
+    "keep": { type: "boolean", default: false },
   },
 });
 const KEYS = Number(flags.keys);
@@ -195,6 +198,7 @@ async function ours(): Promise<{ keysPerSecond: number; seconds: number; p99Befo
   const during: number[] = [];
   let migrating = true;
   const started = performance.now();
+  await admin(dashboard, "--slot-action", `--interval=${flags.interval}`);
   await admin(dashboard, "--slot-action", "--create-range", "--beg=0", "--end=511", "--gid=2");
   const load_ = (async () => {
     while (migrating) during.push(await getP99(proxyPort, range));
@@ -363,5 +367,6 @@ try {
     }
   }
   await Promise.all(children.map((c) => c.status));
-  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  if (flags.keep) console.log(`logs kept in ${tmp}`);
+  else await Deno.remove(tmp, { recursive: true }).catch(() => {});
 }

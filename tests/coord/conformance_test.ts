@@ -156,6 +156,11 @@ const cases: Record<string, (b: Backend) => Promise<void>> = {
       assert.equal(names.length, 200);
       const values = await Promise.all(names.map(async (n) => fromUtf8((await c.read(n))!)));
       assert.deepEqual(values.sort(), Array.from({ length: 200 }, (_, i) => `v${i}`).sort());
+      // updateMany: creates and overwrites in one go.
+      await c.updateMany(Array.from({ length: 300 }, (_, i) => ({ path: `/t/many/n${i}`, data: utf8(`w${i}`) })));
+      assert.equal((await c.list("/t/many")).length, 300);
+      assert.equal(fromUtf8((await c.read("/t/many/n7"))!), "w7");
+      assert.equal(fromUtf8((await c.read("/t/many/n299"))!), "w299");
       await c.delete("/t/many", { recursive: true });
     } finally {
       await c.close();
