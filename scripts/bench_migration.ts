@@ -215,6 +215,7 @@ async function ours(): Promise<{ keysPerSecond: number; seconds: number; p99Befo
   );
   const seconds = (performance.now() - started) / 1000;
   migrating = false;
+  console.log(`p99 before ${before.join(" ")}; during ${during.join(" ")}`);
   await load_;
   const left = await call(g1, "DBSIZE") as number;
   const moved = await call(g2, "DBSIZE") as number;
