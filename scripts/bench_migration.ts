@@ -8,7 +8,7 @@
  *    cluster, moved with `redis-cli --cluster reshard` (same keys per MIGRATE): keys/s.
  * 3. Big keys: how long one MIGRATE of a 1,000,000-field hash blocks the source and the target.
  *
- * Usage: deno task bench:migration [--keys=1000000] [--parallel-slots=100] [--batch=500] [--interval=µs]
+ * Usage: deno task bench:migration [--keys=1000000] [--parallel-slots=512] [--batch=500] [--interval=µs]
  *                                  [--skip-cluster] [--skip-big-key] [--keep]
  *
  * @module
@@ -22,7 +22,7 @@ const { values: flags } = parseArgs({
   args: Deno.args,
   options: {
     "keys": { type: "string", default: "1000000" },
-    "parallel-slots": { type: "string", default: "100" },
+    "parallel-slots": { type: "string", default: "512" },
     "batch": { type: "string", default: "500" },
     "interval": { type: "string", default: "0" },
     "skip-cluster": { type: "boolean", default: false },
