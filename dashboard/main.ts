@@ -6,9 +6,8 @@
 
 import { parseArgs } from "node:util";
 import { backendName } from "../coord/open.ts";
-import { log, parseLogLevel } from "../utils/log.ts";
-import { runProgram, UsageError, writePidFile } from "../utils/program.ts";
-import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
+import { log } from "../utils/log.ts";
+import { handleCommonFlags, runProgram, UsageError, writePidFile } from "../utils/program.ts";
 import {
   DEFAULT_DASHBOARD_CONFIG,
   defaultDashboardToml,
@@ -59,26 +58,7 @@ async function main(args: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  if (flags.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (flags["default-config"]) {
-    console.log(defaultDashboardToml());
-    return 0;
-  }
-  if (flags.version) {
-    console.log(`version: ${VERSION_TEXT}\ncompile: ${COMPILE_TEXT}`);
-    return 0;
-  }
-  if (flags["log-level"]) {
-    const level = parseLogLevel(flags["log-level"]);
-    if (!level) {
-      throw new UsageError(`invalid --log-level "${flags["log-level"]}": use DEBUG, INFO, WARN, ERROR or NONE`);
-    }
-    log.setLevel(level);
-  }
-  if (flags.log) log.setFile(flags.log);
+  if (handleCommonFlags(flags, USAGE, defaultDashboardToml)) return 0;
 
   const config = flags.config
     ? parseDashboardConfig(await Deno.readTextFile(flags.config), flags.config)

@@ -593,14 +593,19 @@ export class Topom {
 
   // --- sync (REPLICAOF) actions -------------------------------------------------------------------
 
+  /** A copy of the group of the server at `addr` (not promoting), and the server in it. */
+  #serverToChange(addr: string): { g: GroupModel; s: GroupServer } {
+    checkAddr(addr, "server");
+    const owner = this.#serverOwner(addr);
+    if (!owner) throw missing(`server-[${addr}] doesn't exist`);
+    const g = structuredClone(owner.group);
+    if (g.promoting.state) throw bad(`group-[${g.id}] is promoting`);
+    return { g, s: g.servers[owner.index] };
+  }
+
   createSyncAction(addr: string): Promise<void> {
     return this.exclusive(async () => {
-      checkAddr(addr, "server");
-      const owner = this.#serverOwner(addr);
-      if (!owner) throw missing(`server-[${addr}] doesn't exist`);
-      const g = structuredClone(owner.group);
-      if (g.promoting.state) throw bad(`group-[${g.id}] is promoting`);
-      const s = g.servers[owner.index];
+      const { g, s } = this.#serverToChange(addr);
       if (s.action.state === ACTION_PENDING || s.action.state === "syncing") {
         throw conflict(`server-[${addr}] action already exist`);
       }
@@ -614,12 +619,7 @@ export class Topom {
 
   removeSyncAction(addr: string): Promise<void> {
     return this.exclusive(async () => {
-      checkAddr(addr, "server");
-      const owner = this.#serverOwner(addr);
-      if (!owner) throw missing(`server-[${addr}] doesn't exist`);
-      const g = structuredClone(owner.group);
-      if (g.promoting.state) throw bad(`group-[${g.id}] is promoting`);
-      const s = g.servers[owner.index];
+      const { g, s } = this.#serverToChange(addr);
       if (!s.action.state) throw missing(`server-[${addr}] action doesn't exist`);
       if (s.action.state === "syncing") throw bad(`server-[${addr}] action is running`);
       s.action = { index: 0, state: "" };

@@ -18,11 +18,10 @@ import { parseArgs } from "node:util";
 import { slotsFromJson } from "../coord/models.ts";
 import { coordinatorFromFlags } from "../coord/open.ts";
 import { onlineViaDashboard, onlineViaStore } from "./online.ts";
-import { log, parseLogLevel } from "../utils/log.ts";
-import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
+import { log } from "../utils/log.ts";
 import { DEFAULT_PROXY_CONFIG, defaultProxyToml, parseProxyConfig, validateProxyConfig } from "./config.ts";
 import { startProxy } from "./proxy.ts";
-import { runProgram, UsageError, writePidFile } from "../utils/program.ts";
+import { handleCommonFlags, runProgram, UsageError, writePidFile } from "../utils/program.ts";
 
 const USAGE = `Usage:
     codis-proxy [--ncpu=N [--max-ncpu=MAX]] [--config=CONF] [--log=FILE] [--log-level=LEVEL]
@@ -79,26 +78,7 @@ async function main(args: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  if (flags.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (flags["default-config"]) {
-    console.log(defaultProxyToml());
-    return 0;
-  }
-  if (flags.version) {
-    console.log(`version: ${VERSION_TEXT}\ncompile: ${COMPILE_TEXT}`);
-    return 0;
-  }
-  if (flags["log-level"]) {
-    const level = parseLogLevel(flags["log-level"]);
-    if (!level) {
-      throw new UsageError(`invalid --log-level "${flags["log-level"]}": use DEBUG, INFO, WARN, ERROR or NONE`);
-    }
-    log.setLevel(level);
-  }
-  if (flags.log) log.setFile(flags.log);
+  if (handleCommonFlags(flags, USAGE, defaultProxyToml)) return 0;
   let coordinator;
   try {
     coordinator = coordinatorFromFlags(flags);

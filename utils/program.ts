@@ -4,6 +4,9 @@
  * @module
  */
 
+import { log, parseLogLevel } from "./log.ts";
+import { COMPILE_TEXT, VERSION_TEXT } from "./version.ts";
+
 /** A mistake in how the program was called; printed with a hint to `--help`. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -40,4 +43,41 @@ export function writePidFile(path: string): () => void {
       // already gone
     }
   };
+}
+
+/** Flags every server program has (codis-proxy, codis-dashboard). */
+export interface CommonFlags {
+  help?: boolean;
+  "default-config"?: boolean;
+  version?: boolean;
+  "log-level"?: string;
+  log?: string;
+}
+
+/**
+ * Handles `--help`, `--default-config`, `--version` (printing, then the program exits 0: the
+ * result is true) and `--log-level`/`--log` (set up, the program goes on: false).
+ */
+export function handleCommonFlags(flags: CommonFlags, usage: string, defaultConfig: () => string): boolean {
+  if (flags.help) {
+    console.log(usage);
+    return true;
+  }
+  if (flags["default-config"]) {
+    console.log(defaultConfig());
+    return true;
+  }
+  if (flags.version) {
+    console.log(`version: ${VERSION_TEXT}\ncompile: ${COMPILE_TEXT}`);
+    return true;
+  }
+  if (flags["log-level"]) {
+    const level = parseLogLevel(flags["log-level"]);
+    if (!level) {
+      throw new UsageError(`invalid --log-level "${flags["log-level"]}": use DEBUG, INFO, WARN, ERROR or NONE`);
+    }
+    log.setLevel(level);
+  }
+  if (flags.log) log.setFile(flags.log);
+  return false;
 }
