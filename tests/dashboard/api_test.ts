@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { DEFAULT_DASHBOARD_CONFIG } from "../../dashboard/config.ts";
 import { type Dashboard, startDashboard } from "../../dashboard/dashboard.ts";
 import { log } from "../../utils/log.ts";
+import { DEFAULT_PROXY_CONFIG } from "../../proxy/config.ts";
+import { startProxy } from "../../proxy/proxy.ts";
 import { newXAuth } from "../../utils/xauth.ts";
 import { RedisServer, waitFor } from "../_support/servers.ts";
 
@@ -198,6 +200,57 @@ Deno.test("rebalance over offline slots: actions complete by themselves; nothing
     assert.equal(slots.filter((m) => m.groupId === 1).length, 512);
     assert.deepEqual((await put(s, `/api/topom/slots/rebalance/${x}/0`)).json, {});
   } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("promote a replica: the group is reordered, the new master stops replicating, proxies follow", async () => {
+  const s = await setup(2);
+  const x = s.xauth;
+  const [master, replica] = s.servers;
+  const proxy = await startProxy({
+    config: {
+      ...DEFAULT_PROXY_CONFIG,
+      productName: "api-test",
+      proxyAddr: "127.0.0.1:0",
+      adminAddr: "127.0.0.1:0",
+    },
+  });
+  try {
+    for (
+      const path of [
+        `/api/topom/group/create/${x}/1`,
+        `/api/topom/group/add/${x}/1/${master.addr}`,
+        `/api/topom/group/add/${x}/1/${replica.addr}`,
+        `/api/topom/group/action/create/${x}/${replica.addr}`,
+        `/api/topom/proxy/create/${x}/${proxy.model.adminAddr}`,
+      ]
+    ) assert.equal((await put(s, path)).status, 200, path);
+    assert.equal(
+      (await put(s, `/api/topom/slots/assign/${x}`, [{ id: 0, group_id: 1 }, { id: 1, group_id: 1 }])).status,
+      200,
+    );
+    await waitFor(() => s.dashboard.topom.group(1)?.servers[1].action.state === "synced", { what: "replica synced" });
+    assert.equal(proxy.router.specs()[0].backendAddr, master.addr);
+
+    assert.equal((await put(s, `/api/topom/group/promote/${x}/1/${replica.addr}`)).status, 200);
+    const g = s.dashboard.topom.group(1)!;
+    assert.deepEqual(g.servers.map((v) => v.addr), [replica.addr, master.addr]);
+    assert.equal(g.promoting.state, "");
+    assert.equal(proxy.router.specs()[0].backendAddr, replica.addr, "the proxy follows the new master");
+    assert.equal(proxy.router.specs()[1].locked, false);
+    const c = await replica.client();
+    try {
+      assert.match(String(await c.call("INFO", "replication")), /role:master/);
+    } finally {
+      await c.close();
+    }
+    assert.match(
+      ((await put(s, `/api/topom/group/promote/${x}/1/${replica.addr}`)).json as { Cause: string }).Cause,
+      /can't promote master/,
+    );
+  } finally {
+    await proxy.close(1000);
     await s.stop();
   }
 });
