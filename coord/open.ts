@@ -5,9 +5,7 @@
  */
 
 import { type BackendName, type ClientOptions, type CoordClient, StoreError } from "./client.ts";
-import { EtcdClient } from "./etcd_client.ts";
 import { FsClient } from "./fs_client.ts";
-import { ZooKeeperClient } from "./zk_client.ts";
 
 /** Codis's coordinator names and their aliases (`zk`, `fs`), case-insensitive. */
 export function backendName(name: string): BackendName | null {
@@ -29,24 +27,24 @@ export function backendName(name: string): BackendName | null {
  * Opens a client: `filesystem` on a root directory, `etcd` and `zookeeper` on a comma-separated
  * list of `host:port`. Fails with a StoreError (code `invalid` for an unknown name).
  */
-export function openClient(name: string, addr: string, options: ClientOptions = {}): Promise<CoordClient> {
+export async function openClient(name: string, addr: string, options: ClientOptions = {}): Promise<CoordClient> {
+  // etcd and ZooKeeper clients are loaded on first use: programs on the filesystem store never
+  // load them (nor do single-file bundles, where etcd3's .proto files cannot be found).
   switch (backendName(name)) {
     case "filesystem":
-      return FsClient.open(addr, options);
+      return await FsClient.open(addr, options);
     case "etcd":
-      return EtcdClient.open(addr, options);
+      return await (await import("./etcd_client.ts")).EtcdClient.open(addr, options);
     case "zookeeper":
-      return ZooKeeperClient.open(addr, options);
+      return await (await import("./zk_client.ts")).ZooKeeperClient.open(addr, options);
     default:
-      return Promise.reject(
-        new StoreError(
-          "filesystem",
-          addr,
-          "open",
-          "",
-          "invalid",
-          `unknown coordinator "${name}" (use zookeeper, etcd or filesystem)`,
-        ),
+      throw new StoreError(
+        "filesystem",
+        addr,
+        "open",
+        "",
+        "invalid",
+        `unknown coordinator "${name}" (use zookeeper, etcd or filesystem)`,
       );
   }
 }
