@@ -130,7 +130,7 @@ export class Dashboard {
           slots: progress,
         },
       },
-      sentinels: { model: sentinelToJson({ servers: [], outOfSync: false }), stats: {}, masters: {} },
+      sentinels: { model: sentinelToJson(t.sentinel()), stats: {}, masters: {} },
     };
   }
 

@@ -21,6 +21,7 @@ import {
   type GroupServer,
   MAX_GROUP_ID,
   offlineSlot,
+  type SentinelModel,
   type SlotMapping,
   type SlotSpec,
   type TopomModel,
@@ -67,6 +68,7 @@ export class Topom {
   #slots: SlotMapping[] = [];
   #groups = new Map<number, GroupModel>();
   #proxies = new Map<string, StoredProxy>();
+  #sentinel: SentinelModel = { servers: [], outOfSync: false };
   #mutex: Promise<unknown> = Promise.resolve();
   #closed = false;
   /** µs pause between migration steps. */
@@ -90,11 +92,13 @@ export class Topom {
 
   /** Reads the whole state from the store (at start, and for `reload`). */
   async load(): Promise<void> {
-    const [slots, groups, proxies] = await Promise.all([
+    const [slots, groups, proxies, sentinel] = await Promise.all([
       this.store.slotMappings(),
       this.store.listGroups(),
       this.store.listProxies(),
+      this.store.loadSentinel(),
     ]);
+    this.#sentinel = sentinel ?? { servers: [], outOfSync: false };
     this.#slots = slots;
     this.#groups = new Map(groups.map((g) => [g.id, g]));
     this.#proxies = new Map(proxies.map((p) => [p.model.token, p]));
@@ -132,6 +136,11 @@ export class Topom {
   group(id: number): GroupModel | undefined {
     const g = this.#groups.get(id);
     return g ? structuredClone(g) : undefined;
+  }
+
+  /** The sentinels as stored (managing them is not built yet). */
+  sentinel(): SentinelModel {
+    return structuredClone(this.#sentinel);
   }
 
   proxies(): StoredProxy[] {
@@ -454,8 +463,11 @@ export class Topom {
   }
 
   async #sentinelOutOfSync(): Promise<void> {
-    const s = await this.store.loadSentinel();
-    if (s && s.servers.length > 0 && !s.outOfSync) await this.store.updateSentinel({ ...s, outOfSync: true });
+    const s = this.#sentinel;
+    if (s.servers.length > 0 && !s.outOfSync) {
+      this.#sentinel = { ...s, outOfSync: true };
+      await this.store.updateSentinel(this.#sentinel);
+    }
   }
 
   #groupInUse(gid: number): boolean {
