@@ -148,6 +148,9 @@ export class ScanMover implements SlotMover {
     };
     let cursor = "0";
     do {
+      // Disabled by the operator: data stops moving at once, and picks up where it stopped.
+      while (topom.actionDisabled && !topom.closed) await new Promise((r) => setTimeout(r, 100));
+      if (topom.closed) throw new Error("the dashboard is closing");
       const reply = await client.call("SCAN", cursor, "COUNT", SCAN_COUNT) as RespValue[];
       cursor = new TextDecoder().decode(reply[0] as Uint8Array);
       for (const key of reply[1] as Uint8Array[]) {

@@ -278,6 +278,16 @@ Deno.test("reshard under load through two proxies: every slot to group 2 and bac
     const ops = await withLoad(c.proxies.map((p) => p.addr), model, async (counts) => {
       await waitFor(() => counts.ops > 200, { what: "load to start" });
       await adminOk(c.d, "--slot-action", "--create-range", "--beg=0", "--end=1023", "--gid=2");
+      // Disabling stops the mover at once, mid-pass; enabling resumes it.
+      const moved = async () =>
+        ((await c.dashboard.stats()).slot_action as { migration: { keys_moved: number } }).migration.keys_moved;
+      await waitFor(async () => await moved() > 1000, { timeoutMs: 120_000, what: "the mover to start" });
+      await adminOk(c.d, "--slot-action", "--disabled=1");
+      const atPause = await moved();
+      await new Promise((r) => setTimeout(r, 1500)); // an observation window, not a wait for a condition
+      assert.ok(await moved() - atPause <= 500 * 2, "at most the MIGRATE in flight finishes after disabling");
+      assert.match(await adminOk(c.d, "--slot-action", "--status"), /actions: disabled/);
+      await adminOk(c.d, "--slot-action", "--disabled=0");
       await allSlotsIn(c, 2);
       assert.equal(await dbsize(c.masters[0]), 0, "nothing left on group 1");
       await adminOk(c.d, "--slot-action", "--create-range", "--beg=0", "--end=1023", "--gid=1");
