@@ -116,9 +116,24 @@ async function load(port: number, n: number, accept: (key: string) => boolean): 
 }
 
 /** One redis-benchmark GET run through `port`: its p99 in ms. */
-async function getP99(port: number, range: number): Promise<number> {
+async function getP99(port: number, range: number, cluster = false): Promise<number> {
   const out = await new Deno.Command("redis-benchmark", {
-    args: ["-h", "127.0.0.1", "-p", String(port), "-c", "10", "-n", "20000", "-r", String(range), "-t", "get", "--csv"],
+    args: [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-c",
+      "10",
+      "-n",
+      "20000",
+      "-r",
+      String(range),
+      "-t",
+      "get",
+      "--csv",
+      ...(cluster ? ["--cluster"] : []),
+    ],
     stdout: "piped",
     stderr: "null",
   }).output();
@@ -236,7 +251,9 @@ function crc16(s: string): number {
   return crc;
 }
 
-async function redisCluster(): Promise<{ keysPerSecond: number; seconds: number }> {
+async function redisCluster(): Promise<
+  { keysPerSecond: number; seconds: number; p99Before: number; p99During: number }
+> {
   const a = await redisServer(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
   const b = await redisServer(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
   await call(a, "CLUSTER", "ADDSLOTSRANGE", 0, 8191);
@@ -250,9 +267,16 @@ async function redisCluster(): Promise<{ keysPerSecond: number; seconds: number 
   const idA = String(await call(a, "CLUSTER", "MYID"));
   const idB = String(await call(b, "CLUSTER", "MYID"));
   console.log(`redis cluster: loading ${KEYS} keys in hash slots 0-8191 of one master …`);
-  await load(a, KEYS, (k) => crc16(k) % 16384 < 8192);
+  const range = await load(a, KEYS, (k) => crc16(k) % 16384 < 8192);
+  const before: number[] = [];
+  for (let i = 0; i < 5; i++) before.push(await getP99(a, range, true));
   console.log("redis cluster: redis-cli --cluster reshard of 8192 slots …");
   const started = performance.now();
+  let resharding = true;
+  const during: number[] = [];
+  const gets = (async () => {
+    while (resharding) during.push(await getP99(a, range, true));
+  })();
   const out = await new Deno.Command("redis-cli", {
     args: [
       "--cluster",
@@ -272,10 +296,13 @@ async function redisCluster(): Promise<{ keysPerSecond: number; seconds: number 
     stderr: "piped",
   }).output();
   const seconds = (performance.now() - started) / 1000;
+  resharding = false;
+  await gets;
+  console.log(`redis cluster p99 before ${before.join(" ")}; during ${during.join(" ")}`);
   if (out.code !== 0) throw new Error(`redis-cli --cluster reshard failed: ${new TextDecoder().decode(out.stderr)}`);
   const moved = await call(b, "DBSIZE") as number;
   if (moved !== KEYS) throw new Error(`reshard moved ${moved} keys, not ${KEYS}`);
-  return { keysPerSecond: KEYS / seconds, seconds };
+  return { keysPerSecond: KEYS / seconds, seconds, p99Before: median(before), p99During: median(during) };
 }
 
 // --- 3. a big key ----------------------------------------------------------------------------------
@@ -328,7 +355,7 @@ try {
     `ours: ${KEYS} keys in ${o.seconds.toFixed(1)} s = ${Math.round(o.keysPerSecond)} keys/s; ` +
       `GET p99 through the proxy: ${o.p99Before} ms before, ${o.p99During} ms during (median of runs)`,
   );
-  let cluster: { keysPerSecond: number; seconds: number } | null = null;
+  let cluster: Awaited<ReturnType<typeof redisCluster>> | null = null;
   if (!flags["skip-cluster"]) {
     cluster = await redisCluster();
     console.log(
@@ -350,6 +377,8 @@ try {
   if (cluster) {
     console.log(`| redis-cli --cluster reshard: keys/s | ${Math.round(cluster.keysPerSecond)} |`);
     console.log(`| ours / reshard | ${(o.keysPerSecond / cluster.keysPerSecond).toFixed(2)}× |`);
+    console.log(`| redis cluster GET p99 before / during reshard (ms) | ${cluster.p99Before} / ${cluster.p99During} |`);
+    console.log(`| redis cluster p99 during / before | ${(cluster.p99During / cluster.p99Before).toFixed(2)}× |`);
   }
   console.log(`| GET p99 before (ms) | ${o.p99Before} |`);
   console.log(`| GET p99 during (ms) | ${o.p99During} |`);
