@@ -15,6 +15,7 @@ import { Router } from "./router.ts";
 import { Session, type SessionHost } from "./session.ts";
 import { ProxyStats, STATS_CMD, STATS_RUNTIME } from "./stats.ts";
 import { serveProxyAdmin } from "./admin_api.ts";
+import { Jodis, jodisPath } from "./jodis.ts";
 
 /** Options of {@linkcode startProxy}. */
 export interface ProxyOptions {
@@ -35,6 +36,8 @@ export class Proxy implements SessionHost {
   readonly model: ProxyModel;
   /** The key of this proxy's admin API. */
   readonly xauth: string;
+  /** Registration for Jodis clients, when `jodis_addr` is set. */
+  readonly jodis: Jodis | null;
   #listener: Deno.Listener;
   #admin: Deno.HttpServer | null = null;
   #sessions = new Set<Session>();
@@ -50,6 +53,7 @@ export class Proxy implements SessionHost {
     this.#listener = listener;
     this.model = model;
     this.xauth = newXAuth(config.productName, config.productAuth, model.token);
+    this.jodis = config.jodisAddr ? new Jodis(config, model) : null;
     this.router = new Router({
       backend: {
         auth: config.productAuth,
@@ -107,6 +111,7 @@ export class Proxy implements SessionHost {
     if (this.#closed) throw new Error("use of closed proxy");
     if (!this.router.online) log.info(`proxy ${this.model.proxyAddr} is online`);
     this.router.start();
+    this.jodis?.start();
   }
 
   /** Installs slot states (see {@linkcode Router.fill}). */
@@ -178,6 +183,8 @@ export class Proxy implements SessionHost {
     if (this.#closed) return this.#done;
     this.#closed = true;
     log.info(`proxy ${this.model.proxyAddr} is closing`);
+    // Clients looking for proxies stop seeing this one first.
+    await this.jodis?.stop();
     try {
       this.#listener.close();
     } catch {
@@ -268,6 +275,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     hostname: hostName(),
     datacenter: config.proxyDatacenter,
   };
+  if (config.jodisAddr) model.jodisPath = jodisPath(config, model.token);
   proxy = new Proxy(config, listener, model);
   proxy.adminServer = admin;
   log.info(`proxy ${model.proxyAddr} (admin ${model.adminAddr}) started, token ${model.token}`);
