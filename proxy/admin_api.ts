@@ -18,6 +18,18 @@ function checkXAuth(proxy: Proxy, xauth: string | undefined): void {
   if (proxy.closed) throw new ApiError(503, "use of closed proxy");
 }
 
+/** The proxy's overview (`/proxy`): version, config, model, full stats, slots. */
+export function proxyOverviewJson(p: Proxy): Record<string, unknown> {
+  return {
+    version: VERSION_TEXT,
+    compile: COMPILE_TEXT,
+    config: proxyConfigJson(p.config),
+    model: proxyModelToJson(p.model),
+    stats: p.fullStatsJson(),
+    slots: p.router.specs().map(slotToJson),
+  };
+}
+
 /** Builds the admin API of the proxy returned by `getProxy`. */
 export function proxyAdminApp(getProxy: () => Proxy): Hono {
   const app = new Hono();
@@ -32,17 +44,7 @@ export function proxyAdminApp(getProxy: () => Proxy): Hono {
   });
 
   app.get("/", (c) => c.redirect("/proxy"));
-  app.get("/proxy", (c) => {
-    const p = getProxy();
-    return json(c, {
-      version: VERSION_TEXT,
-      compile: COMPILE_TEXT,
-      config: proxyConfigJson(p.config),
-      model: proxyModelToJson(p.model),
-      stats: p.fullStatsJson(),
-      slots: p.router.specs().map(slotToJson),
-    });
-  });
+  app.get("/proxy", (c) => json(c, proxyOverviewJson(getProxy())));
   app.get("/proxy/model", (c) => json(c, proxyModelToJson(getProxy().model)));
   app.get("/proxy/stats", (c) => json(c, getProxy().fullStatsJson()));
   app.get("/proxy/slots", (c) => json(c, getProxy().router.specs().map(slotToJson)));

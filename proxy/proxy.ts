@@ -14,7 +14,8 @@ import type { ProxyConfig } from "./config.ts";
 import { Router } from "./router.ts";
 import { Session, type SessionHost } from "./session.ts";
 import { ProxyStats, STATS_CMD, STATS_RUNTIME } from "./stats.ts";
-import { serveProxyAdmin } from "./admin_api.ts";
+import { proxyOverviewJson, serveProxyAdmin } from "./admin_api.ts";
+import { MetricsReporters } from "./metrics.ts";
 import { Jodis, jodisPath } from "./jodis.ts";
 
 /** Options of {@linkcode startProxy}. */
@@ -38,6 +39,8 @@ export class Proxy implements SessionHost {
   readonly xauth: string;
   /** Registration for Jodis clients, when `jodis_addr` is set. */
   readonly jodis: Jodis | null;
+  /** The metrics reporters `metrics_report_*` ask for. */
+  readonly metrics: MetricsReporters;
   #listener: Deno.Listener;
   #admin: Deno.HttpServer | null = null;
   #sessions = new Set<Session>();
@@ -54,6 +57,7 @@ export class Proxy implements SessionHost {
     this.model = model;
     this.xauth = newXAuth(config.productName, config.productAuth, model.token);
     this.jodis = config.jodisAddr ? new Jodis(config, model) : null;
+    this.metrics = new MetricsReporters(this, () => proxyOverviewJson(this));
     this.router = new Router({
       backend: {
         auth: config.productAuth,
@@ -185,6 +189,7 @@ export class Proxy implements SessionHost {
     log.info(`proxy ${this.model.proxyAddr} is closing`);
     // Clients looking for proxies stop seeing this one first.
     await this.jodis?.stop();
+    this.metrics.stop();
     try {
       this.#listener.close();
     } catch {
