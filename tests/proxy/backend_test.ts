@@ -36,11 +36,12 @@ Deno.test("reads go to a replica group; a MASTERDOWN replica is skipped until it
     }));
     await cluster.proxy.fillSlots(specs);
     assert.equal(await c.call("SET", "rk", "v"), "OK");
-    // The replica's connection warms up on first use; reads then go to it.
+    // The replica's connection warms up on first use; reads then go to it (and, replication being
+    // asynchronous, see the key once the replica has it).
     await waitFor(async () => {
-      await c.call("GET", "rk");
-      return await commandCalls(replica, "get") > 0;
-    }, { what: "a GET served by the replica" });
+      const v = await c.call("GET", "rk");
+      return v === "v" && await commandCalls(replica, "get") > 0;
+    }, { what: "a GET served by the replica, with the key replicated" });
     const masterGets = await commandCalls(master, "get");
     for (let i = 0; i < 20; i++) assert.equal(await c.call("GET", "rk"), "v");
     assert.equal(await commandCalls(master, "get"), masterGets, "no GET went to the master");
