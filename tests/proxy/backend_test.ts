@@ -36,6 +36,10 @@ Deno.test("reads go to a replica group; a MASTERDOWN replica is skipped until it
     }));
     await cluster.proxy.fillSlots(specs);
     assert.equal(await c.call("SET", "rk", "v"), "OK");
+    // Replication is asynchronous: wait until the replica has the key.
+    const direct = await replica.client();
+    await waitFor(async () => await direct.call("GET", "rk") === "v", { what: "the key on the replica" });
+    await direct.close();
     // The replica's connection warms up on first use; reads then go to it (and, replication being
     // asynchronous, see the key once the replica has it).
     await waitFor(async () => {
