@@ -1,15 +1,16 @@
 /**
- * codis-admin's dashboard forms (`--dashboard=ADDR`, `codis-behaviour.md` §5): overview parts,
+ * codis-admin's dashboard forms (`--dashboard=ADDR`, Codis's `cmd/admin/dashboard.go`): overview parts,
  * shutdown/reload/log level, slots, slot actions, rebalance, proxies, groups and servers.
  *
  * @module
  */
 
-import { toCodisJson } from "../coord/models.ts";
 import { DashboardClient } from "../dashboard/admin_client.ts";
 import { MAX_SLOT_NUM } from "../redis/slot_hash.ts";
 import { UsageError } from "../utils/program.ts";
 import type { Output } from "./offline.ts";
+import { toCodisJson } from "../utils/json.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 export interface DashboardFlags {
   dashboard: string;
@@ -70,7 +71,7 @@ export async function dashboardCommand(flags: DashboardFlags, positionals: strin
   if (form && positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
 
   const client = await DashboardClient.connect(flags.dashboard, 30_000).catch((e) => {
-    throw new Error(`dashboard ${flags.dashboard}: ${e instanceof Error ? e.message : e}`);
+    throw new Error(`dashboard ${flags.dashboard}: ${errorMessage(e)}`);
   });
   const put = (route: string, params: (string | number)[] = [], body?: unknown) => client.put(route, params, body);
   const stats = async () => await client.get(`/api/topom/stats/${client.xauth}`) as DashboardStats;

@@ -5,10 +5,13 @@
  * @module
  */
 
-import { type CoordClient, fromUtf8 } from "../coord/client.ts";
+import { type CoordClient } from "../coord/client.ts";
 import { configFromJson, configToJson, dumpConfig, restoreConfig } from "../coord/config_dump.ts";
-import { toCodisJson, topomFromJson } from "../coord/models.ts";
+import { topomFromJson } from "../coord/models.ts";
 import { CODIS_DIR, ProductStore } from "../coord/store.ts";
+import { fromUtf8 } from "../utils/bytes.ts";
+import { toCodisJson } from "../utils/json.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 /** Where output goes (tests capture it). */
 export interface Output {
@@ -50,13 +53,13 @@ export async function configRestore(
   try {
     text = await Deno.readTextFile(file);
   } catch (e) {
-    throw new Error(`cannot read ${file}: ${e instanceof Error ? e.message : e}`);
+    throw new Error(`cannot read ${file}: ${errorMessage(e)}`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file} is not JSON: ${e instanceof Error ? e.message : e}`);
+    throw new Error(`${file} is not JSON: ${errorMessage(e)}`);
   }
   const config = configFromJson(json);
   if (!confirm) {

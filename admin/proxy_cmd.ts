@@ -5,10 +5,12 @@
  * @module
  */
 
-import { slotsFromJson, toCodisJson } from "../coord/models.ts";
+import { slotsFromJson } from "../coord/models.ts";
 import { ProxyAdminClient } from "../proxy/admin_client.ts";
 import { UsageError } from "../utils/program.ts";
 import type { Output } from "./offline.ts";
+import { toCodisJson } from "../utils/json.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 export interface ProxyFlags {
   proxy: string;
@@ -48,9 +50,7 @@ export async function proxyCommand(flags: ProxyFlags, positionals: string[], io:
     await client.xping();
   } catch (e) {
     throw new Error(
-      `proxy ${flags.proxy} refused the xauth (is --auth the product_auth of that proxy?): ${
-        e instanceof Error ? e.message : e
-      }`,
+      `proxy ${flags.proxy} refused the xauth (is --auth the product_auth of that proxy?): ${errorMessage(e)}`,
     );
   }
   switch (actions[0]) {
@@ -74,13 +74,13 @@ export async function proxyCommand(flags: ProxyFlags, positionals: string[], io:
       try {
         text = await Deno.readTextFile(flags.fillslots!);
       } catch (e) {
-        throw new Error(`cannot read ${flags.fillslots}: ${e instanceof Error ? e.message : e}`);
+        throw new Error(`cannot read ${flags.fillslots}: ${errorMessage(e)}`);
       }
       let slots;
       try {
         slots = slotsFromJson(JSON.parse(text));
       } catch (e) {
-        throw new Error(`${flags.fillslots}: ${e instanceof Error ? e.message : e}`);
+        throw new Error(`${flags.fillslots}: ${errorMessage(e)}`);
       }
       if (flags.locked) { for (const s of slots) s.locked = true; }
       await client.fillSlots(slots);

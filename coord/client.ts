@@ -137,25 +137,3 @@ export function parentPath(path: string): string {
 export function childPath(dir: string, name: string): string {
   return dir === "/" ? `/${name}` : `${dir}/${name}`;
 }
-
-/** Rejects after `ms` with the error `onTimeout` makes, unless `promise` settles first. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** UTF-8 bytes of a string. */
-export function utf8(text: string): Uint8Array {
-  return encoder.encode(text);
-}
-
-/** A string from UTF-8 bytes. */
-export function fromUtf8(bytes: Uint8Array): string {
-  return decoder.decode(bytes);
-}

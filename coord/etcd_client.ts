@@ -26,8 +26,9 @@ import {
   StoreError,
   type StoreErrorCode,
   type Watch,
-  withTimeout,
 } from "./client.ts";
+import { deadline } from "../utils/async.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 export class EtcdClient implements CoordClient {
   readonly backend = "etcd" as const;
@@ -223,7 +224,9 @@ export class EtcdClient implements CoordClient {
     await Promise.all([...this.#watchers].map((w) => w.cancel().catch(() => {})));
     this.#watchers.clear();
     // Deleting our ephemeral nodes now, instead of when their leases run out.
-    await Promise.all([...this.#leases].map((l) => withTimeout(l.revoke(), 1000, () => new Error()).catch(() => {})));
+    await Promise.all(
+      [...this.#leases].map((l) => deadline(l.revoke(), 1000, { error: () => new Error() }).catch(() => {})),
+    );
     this.#leases.clear();
     this.#client.close();
   }
@@ -237,11 +240,10 @@ export class EtcdClient implements CoordClient {
 
   async #call<T>(op: string, p: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await withTimeout(
-        fn(),
-        this.#timeoutMs + 500,
-        () => this.#fail(op, p, "unavailable", `no answer within ${this.#timeoutMs} ms (is etcd running there?)`),
-      );
+      return await deadline(fn(), this.#timeoutMs + 500, {
+        error: () =>
+          this.#fail(op, p, "unavailable", `no answer within ${this.#timeoutMs} ms (is etcd running there?)`),
+      });
     } catch (e) {
       throw this.#error(op, p, e);
     }
@@ -253,7 +255,7 @@ export class EtcdClient implements CoordClient {
 
   #error(op: string, p: string, e: unknown): StoreError {
     if (e instanceof StoreError) return e;
-    const message = (e instanceof Error ? e.message : String(e)).replace(/\s*Resolution note:\s*$/, "");
+    const message = errorMessage(e).replace(/\s*Resolution note:\s*$/, "");
     const name = e instanceof Error ? e.name : "";
     if (/authenticat|permission denied|invalid auth|user name/i.test(message)) {
       return this.#fail(op, p, "denied", message);

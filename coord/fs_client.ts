@@ -20,10 +20,11 @@ import {
   type EphemeralNode,
   StoreError,
   type StoreErrorCode,
-  utf8,
   type Watch,
-  withTimeout,
 } from "./client.ts";
+import { deadline } from "../utils/async.ts";
+import { utf8 } from "../utils/bytes.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 export class FsClient implements CoordClient {
   readonly backend = "filesystem" as const;
@@ -268,17 +269,15 @@ export class FsClient implements CoordClient {
         throw this.#error(op, p, e);
       }
       try {
-        await withTimeout(
-          lockFile.lock(true),
-          this.#timeoutMs,
-          () =>
+        await deadline(lockFile.lock(true), this.#timeoutMs, {
+          error: () =>
             this.#fail(
               op,
               p,
               "unavailable",
               `timed out after ${this.#timeoutMs} ms waiting for the lock ${this.#lockPath} (${this.#holder()})`,
             ),
-        );
+        });
         await lockFile.truncate(0);
         await lockFile.write(utf8(JSON.stringify({ pid: Deno.pid, now: new Date().toISOString() })));
         return await fn();
@@ -312,6 +311,6 @@ export class FsClient implements CoordClient {
   #error(op: string, p: string, e: unknown): StoreError {
     if (e instanceof StoreError) return e;
     if (e instanceof Deno.errors.PermissionDenied) return this.#fail(op, p, "denied", String((e as Error).message));
-    return this.#fail(op, p, "failed", e instanceof Error ? e.message : String(e));
+    return this.#fail(op, p, "failed", errorMessage(e));
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Codis's models and their JSON, field for field (`../shared/reference/codis-behaviour.md` §2.3).
+ * Codis's models and their JSON, field for field (Codis's `pkg/models/*.go`).
  *
  * TypeScript code uses camelCase properties; Codis's wire names (`backend_addr`, `group_id`)
  * appear only in the `…FromJson` / `…ToJson` functions here.
@@ -363,15 +363,4 @@ function integer(o: Record<string, unknown>, key: string, what: string): number 
   const v = field(o, key, 0, what);
   if (!Number.isSafeInteger(v)) throw new ModelError(`Bad ${what}: "${key}" must be an integer`);
   return v;
-}
-
-/**
- * JSON text as Codis writes it: Go's `json.MarshalIndent` with 4-space indentation, which also
- * escapes `<`, `>`, `&` and the line separators U+2028/U+2029 in strings.
- */
-export function toCodisJson(value: unknown): string {
-  return JSON.stringify(value, null, 4).replace(
-    /[<>&\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
 }

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { type CoordClient, fromUtf8, StoreError, utf8 } from "./client.ts";
+import { type CoordClient, StoreError } from "./client.ts";
 import {
   groupFromJson,
   type GroupModel,
@@ -30,13 +30,14 @@ import {
   type SlotMapping,
   slotMappingFromJson,
   slotMappingToJson,
-  toCodisJson,
   topomFromJson,
   type TopomModel,
   topomToJson,
 } from "./models.ts";
 import { MAX_SLOT_NUM } from "../redis/slot_hash.ts";
 import { isValidProductName } from "../utils/xauth.ts";
+import { fromUtf8, utf8 } from "../utils/bytes.ts";
+import { toCodisJson } from "../utils/json.ts";
 
 export const CODIS_DIR = "/codis3";
 export const JODIS_DIR = "/jodis";

@@ -29,8 +29,9 @@ import {
   StoreError,
   type StoreErrorCode,
   type Watch,
-  withTimeout,
 } from "./client.ts";
+import { deadline } from "../utils/async.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 type ZkClient = ReturnType<typeof zookeeper.createClient>;
 type ZkAcl = InstanceType<typeof zookeeper.ACL>;
@@ -289,11 +290,10 @@ export class ZooKeeperClient implements CoordClient {
     });
     zk.on("connected", () => clearTimeout(cutOff));
     zk.connect();
-    this.#connecting = withTimeout(
-      connected,
-      this.#timeoutMs,
-      () => this.#fail(op, p, "unavailable", `no session within ${this.#timeoutMs} ms (is ZooKeeper running there?)`),
-    ).then(
+    this.#connecting = deadline(connected, this.#timeoutMs, {
+      error: () =>
+        this.#fail(op, p, "unavailable", `no session within ${this.#timeoutMs} ms (is ZooKeeper running there?)`),
+    }).then(
       (c) => {
         this.#connecting = null;
         if (this.#closed) {
@@ -343,11 +343,10 @@ export class ZooKeeperClient implements CoordClient {
 
   async #call<T>(op: string, p: string, fn: (zk: ZkClient) => Promise<T>): Promise<T> {
     try {
-      return await withTimeout(
-        this.#session(op, p).then(fn),
-        this.#timeoutMs,
-        () => this.#fail(op, p, "unavailable", `no answer within ${this.#timeoutMs} ms (is ZooKeeper running there?)`),
-      );
+      return await deadline(this.#session(op, p).then(fn), this.#timeoutMs, {
+        error: () =>
+          this.#fail(op, p, "unavailable", `no answer within ${this.#timeoutMs} ms (is ZooKeeper running there?)`),
+      });
     } catch (e) {
       throw this.#error(op, p, e);
     }
@@ -426,7 +425,7 @@ export class ZooKeeperClient implements CoordClient {
   #error(op: string, p: string, e: unknown): StoreError {
     if (e instanceof StoreError) return e;
     const code = codeOf(e);
-    const message = e instanceof Error ? e.message : String(e);
+    const message = errorMessage(e);
     if (code === Exception.NODE_EXISTS) return this.#fail(op, p, "exists", "node already exists");
     if (code === Exception.NO_NODE) return this.#fail(op, p, "not-found", "no such node (or no such parent)");
     if (code === Exception.NOT_EMPTY) return this.#fail(op, p, "not-empty", "node has children");

@@ -1,6 +1,6 @@
 /**
  * The dashboard's background work on actions: the slot-action scheduler (Codis's
- * `ProcessSlotAction`, `codis-behaviour.md` §4.3) and the sync-action loop (REPLICAOF, §4.5).
+ * `ProcessSlotAction` in `pkg/topom/topom_action.go`) and the sync-action loop (REPLICAOF, `ProcessSyncAction`).
  *
  * @module
  */
@@ -14,6 +14,7 @@ import {
 } from "../coord/models.ts";
 import { log } from "../utils/log.ts";
 import type { Topom } from "./topom.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 /** One slot whose keys must move: from the source master to the target master. */
 export interface SlotMove {
@@ -44,7 +45,7 @@ export class Loop {
           // A step that did work runs again at once.
           if (await step()) delay = 10;
         } catch (e) {
-          log.warn(`${name}: ${e instanceof Error ? e.message : e}`);
+          log.warn(`${name}: ${errorMessage(e)}`);
           delay = errorBackoffMs;
         }
         await this.sleep(delay);
@@ -157,7 +158,7 @@ export async function processSyncAction(topom: Topom): Promise<boolean> {
     await topom.finishSyncAction(next.addr, true);
     log.info(`sync server-[${next.addr}] to ${what}: done`);
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
+    const message = errorMessage(e);
     topom.syncNotes.set(next.addr, `failed: ${message}`);
     await topom.finishSyncAction(next.addr, false);
     log.warn(`sync server-[${next.addr}] to ${what} failed: ${message}`);

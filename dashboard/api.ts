@@ -1,5 +1,5 @@
 /**
- * The dashboard's REST API with Codis's routes (`codis-behaviour.md` §4.1). Mutations check the
+ * The dashboard's REST API with Codis's routes (Codis's `pkg/topom/topom_api.go`). Mutations check the
  * dashboard's xauth; errors answer 4xx/5xx with `{"Cause": "<Codis's text>"}` and change nothing.
  *
  * @module
@@ -11,6 +11,7 @@ import { parseInfo, RedisClient } from "../redis/redis_client.ts";
 import { ApiError, installErrorHandlers, json, readJsonBody } from "../utils/http.ts";
 import { log, parseLogLevel } from "../utils/log.ts";
 import type { Dashboard } from "./dashboard.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 function intParam(value: string | undefined, what: string): number {
   if (value === undefined || !/^-?\d+$/.test(value)) throw new ApiError(400, `invalid ${what} = ${value ?? ""}`);
@@ -177,7 +178,7 @@ export function dashboardApp(d: Dashboard): Hono {
       if (Array.isArray(maxmemory) && maxmemory.length === 2) stats.maxmemory = String(maxmemory[1]);
       return json(c, stats);
     } catch (e) {
-      throw new ApiError(502, `server-[${addr}] info failed: ${e instanceof Error ? e.message : e}`);
+      throw new ApiError(502, `server-[${addr}] info failed: ${errorMessage(e)}`);
     } finally {
       await client?.close();
     }
@@ -234,7 +235,7 @@ export function dashboardApp(d: Dashboard): Hono {
     try {
       mappings = body.map(slotMappingFromJson);
     } catch (e) {
-      throw new ApiError(400, e instanceof Error ? e.message : String(e));
+      throw new ApiError(400, errorMessage(e));
     }
     await t.assignSlots(mappings, offline);
   };

@@ -1,5 +1,5 @@
 /**
- * `dashboard.toml`: Codis's keys and defaults (`codis-behaviour.md` §1.7), parsed into
+ * `dashboard.toml`: Codis's keys and defaults (Codis's `pkg/topom/config.go`), parsed into
  * {@linkcode DashboardConfig}.
  *
  * @module

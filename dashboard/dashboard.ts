@@ -28,6 +28,7 @@ import { type DashboardConfig, dashboardConfigJson } from "./config.ts";
 import { ScanMover } from "./mover.ts";
 import { StatsCollector } from "./stats.ts";
 import { Topom } from "./topom.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 /** Options of {@linkcode startDashboard}. */
 export interface DashboardOptions {
@@ -145,7 +146,7 @@ export class Dashboard {
           await this.topom.store.release();
           log.info(`released the lock ${this.topom.store.lockPath}`);
         } catch (e) {
-          log.error(`cannot release the lock: ${e instanceof Error ? e.message : e}`);
+          log.error(`cannot release the lock: ${errorMessage(e)}`);
         }
         await this.client.close();
         await this.#server?.shutdown();

@@ -18,6 +18,7 @@ import { parseAddr } from "../utils/addr.ts";
 import { log } from "../utils/log.ts";
 import type { SlotMove, SlotMover } from "./actions.ts";
 import type { Topom } from "./topom.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 /** Progress of one slot's migration, for the stats. */
 export interface SlotProgress {
@@ -112,7 +113,7 @@ export class ScanMover implements SlotMover {
       }
     } catch (e) {
       const first = moves[0].slot;
-      topom.actionProgress = `[ERROR] Slot[${String(first).padStart(4, "0")}]: ${e instanceof Error ? e.message : e}`;
+      topom.actionProgress = `[ERROR] Slot[${String(first).padStart(4, "0")}]: ${errorMessage(e)}`;
       throw e;
     } finally {
       await client.close();

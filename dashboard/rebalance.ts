@@ -1,5 +1,5 @@
 /**
- * Codis's rebalance plan (`SlotsRebalance`, `codis-behaviour.md` §4.4): near-equal slot counts
+ * Codis's rebalance plan (`SlotsRebalance` in Codis's `pkg/topom/topom_slots.go`): near-equal slot counts
  * over the groups that have servers, with as few moves as possible.
  *
  * @module

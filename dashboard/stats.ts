@@ -1,5 +1,5 @@
 /**
- * The dashboard's stats loop (`codis-behaviour.md` §4.2): every second, INFO and
+ * The dashboard's stats loop (Codis's `pkg/topom/topom_stats.go`): every second, INFO and
  * `CONFIG GET maxmemory` from every group server and the stats of every proxy, each probe with
  * its own time budget, so a dead or hung server or proxy shows as an error or a timeout and
  * never holds up the others.
@@ -8,9 +8,10 @@
  */
 
 import { parseInfo, RedisClient } from "../redis/redis_client.ts";
-import { withTimeout } from "../coord/client.ts";
+import { deadline } from "../utils/async.ts";
 import { log } from "../utils/log.ts";
 import type { Topom } from "./topom.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 /** One probe's result, in Codis's shape. */
 export interface ProbeResult {
@@ -57,7 +58,7 @@ export class StatsCollector {
       if (s && s.online === false && s.closed === false && !this.#reonlining.has(p.model.token)) {
         this.#reonlining.add(p.model.token);
         this.topom.reonlineProxy(p.model.token)
-          .catch((e) => log.warn(`re-online proxy-[${p.model.token}] failed: ${e instanceof Error ? e.message : e}`))
+          .catch((e) => log.warn(`re-online proxy-[${p.model.token}] failed: ${errorMessage(e)}`))
           .finally(() => this.#reonlining.delete(p.model.token));
       }
     });
@@ -66,14 +67,14 @@ export class StatsCollector {
   async #probe(run: () => Promise<Record<string, unknown>>, onTimeout?: () => void): Promise<ProbeResult> {
     const unixtime = Math.floor(Date.now() / 1000);
     try {
-      const stats = await withTimeout(run(), PROBE_TIMEOUT_MS, () => new Timeout());
+      const stats = await deadline(run(), PROBE_TIMEOUT_MS, { error: () => new Timeout() });
       return { stats, unixtime };
     } catch (e) {
       if (e instanceof Timeout) {
         onTimeout?.();
         return { unixtime, timeout: true };
       }
-      return { error: { Cause: e instanceof Error ? e.message : String(e) }, unixtime };
+      return { error: { Cause: errorMessage(e) }, unixtime };
     }
   }
 

@@ -37,6 +37,7 @@ import { log } from "../utils/log.ts";
 import { newXAuth } from "../utils/xauth.ts";
 import type { DashboardConfig } from "./config.ts";
 import { rebalancePlan } from "./rebalance.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 /** A request the state does not allow (400), or names something missing (404) or present (409). */
 function bad(message: string): ApiError {
@@ -260,7 +261,7 @@ export class Topom {
       try {
         await this.proxyClient(p).fillSlots(mappings.map((m) => this.slotSpec(m, p)));
       } catch (e) {
-        failures.push(`proxy-[${p.model.token}] fillslots failed: ${e instanceof Error ? e.message : e}`);
+        failures.push(`proxy-[${p.model.token}] fillslots failed: ${errorMessage(e)}`);
       }
     }));
     if (failures.length > 0) throw new ApiError(502, failures.sort().join("; "));
@@ -272,12 +273,12 @@ export class Topom {
     try {
       await client.fillSlots(this.#slots.map((m) => this.slotSpec(m, p)));
     } catch (e) {
-      throw new ApiError(502, `proxy-[${p.model.token}] fillslots failed: ${e instanceof Error ? e.message : e}`);
+      throw new ApiError(502, `proxy-[${p.model.token}] fillslots failed: ${errorMessage(e)}`);
     }
     try {
       await client.start();
     } catch (e) {
-      throw new ApiError(502, `proxy-[${p.model.token}] start failed: ${e instanceof Error ? e.message : e}`);
+      throw new ApiError(502, `proxy-[${p.model.token}] start failed: ${errorMessage(e)}`);
     }
   }
 
@@ -291,7 +292,7 @@ export class Topom {
     try {
       model = await client.model();
     } catch (e) {
-      throw new ApiError(502, `proxy@${addr} fetch model failed, ${e instanceof Error ? e.message : e}`);
+      throw new ApiError(502, `proxy@${addr} fetch model failed, ${errorMessage(e)}`);
     }
     if (model.productName !== this.config.productName) {
       throw bad(`proxy@${addr} belongs to product "${model.productName}", not "${this.config.productName}"`);
@@ -300,7 +301,7 @@ export class Topom {
     try {
       await client.xping();
     } catch (e) {
-      throw new ApiError(502, `proxy@${addr} check xauth failed, ${e instanceof Error ? e.message : e}`);
+      throw new ApiError(502, `proxy@${addr} check xauth failed, ${errorMessage(e)}`);
     }
     return { id: 0, model };
   }
@@ -377,12 +378,10 @@ export class Topom {
         if (!force) {
           throw new ApiError(
             502,
-            `proxy-[${token}] shutdown failed: ${
-              e instanceof Error ? e.message : e
-            } (remove it with force to forget it anyway)`,
+            `proxy-[${token}] shutdown failed: ${errorMessage(e)} (remove it with force to forget it anyway)`,
           );
         }
-        log.warn(`proxy-[${token}] shutdown failed, removed by force: ${e instanceof Error ? e.message : e}`);
+        log.warn(`proxy-[${token}] shutdown failed, removed by force: ${errorMessage(e)}`);
       }
       await this.store.deleteProxy(token);
       this.#proxies.delete(token);
@@ -456,7 +455,7 @@ export class Topom {
       const info = parseInfo(String(await client.call("INFO", "server")));
       if (!info.redis_version) throw new Error("INFO has no redis_version");
     } catch (e) {
-      throw new ApiError(502, `server-[${addr}] is not a usable Redis server: ${e instanceof Error ? e.message : e}`);
+      throw new ApiError(502, `server-[${addr}] is not a usable Redis server: ${errorMessage(e)}`);
     } finally {
       await client?.close();
     }
@@ -591,7 +590,7 @@ export class Topom {
         try {
           await this.replicaOf(promoted.addr, "");
         } catch (e) {
-          log.warn(`promote: REPLICAOF NO ONE on ${promoted.addr} failed: ${e instanceof Error ? e.message : e}`);
+          log.warn(`promote: REPLICAOF NO ONE on ${promoted.addr} failed: ${errorMessage(e)}`);
         }
       }
       if (g.promoting.state === ACTION_FINISHED) {
@@ -831,7 +830,7 @@ export class Topom {
       try {
         plan = rebalancePlan(this.#slots, [...this.#groups.values()]);
       } catch (e) {
-        throw bad(e instanceof Error ? e.message : String(e));
+        throw bad(errorMessage(e));
       }
       if (confirm) {
         await this.#createActions([...plan.keys()].sort((a, b) => a - b).map((sid) => [sid, plan.get(sid)!]));
@@ -938,6 +937,6 @@ function checkAddr(addr: string, what: string): void {
     const { host, port } = parseAddr(addr);
     if (!host || !(port > 0)) throw new AddressError(`"${addr}" has no host or port`);
   } catch (e) {
-    throw bad(`invalid ${what} address "${addr}": ${e instanceof Error ? e.message : e}`);
+    throw bad(`invalid ${what} address "${addr}": ${errorMessage(e)}`);
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The proxy's admin HTTP API, with Codis's routes (`codis-behaviour.md` §3.11) and xauth checks.
+ * The proxy's admin HTTP API, with Codis's routes (Codis's `pkg/proxy/proxy_api.go`) and xauth checks.
  *
  * @module
  */
@@ -11,6 +11,7 @@ import { log, parseLogLevel } from "../utils/log.ts";
 import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
 import { proxyConfigJson } from "./config.ts";
 import type { Proxy } from "./proxy.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 function checkXAuth(proxy: Proxy, xauth: string | undefined): void {
   if (!xauth) throw new ApiError(401, "missing xauth, please check product name & auth");
@@ -110,7 +111,7 @@ export function proxyAdminApp(getProxy: () => Proxy): Hono {
     try {
       specs = slotsFromJson(body);
     } catch (e) {
-      throw new ApiError(400, e instanceof Error ? e.message : String(e));
+      throw new ApiError(400, errorMessage(e));
     }
     await p.fillSlots(specs);
     return json(c, "OK");

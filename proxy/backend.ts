@@ -16,6 +16,7 @@ import { parseAddr } from "../utils/addr.ts";
 import { Fifo } from "../utils/fifo.ts";
 import { log } from "../utils/log.ts";
 import { clock } from "./stats.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 /** Something waiting for a backend reply. */
 export interface Pending {
@@ -204,7 +205,7 @@ export class BackendConn {
       } as Deno.ConnectOptions) as Deno.TcpConn;
     } catch (e) {
       if (generation !== this.#generation || this.#state === "closed") return;
-      this.#broken(`dial ${this.addr} failed: ${e instanceof Error ? e.message : e}`);
+      this.#broken(`dial ${this.addr} failed: ${errorMessage(e)}`);
       return;
     }
     if (generation !== this.#generation || this.#state === "closed") {
@@ -258,7 +259,7 @@ export class BackendConn {
       }
     } catch (e) {
       if (generation === this.#generation && this.#state === "ready") {
-        this.#broken(`write failed: ${e instanceof Error ? e.message : e}`);
+        this.#broken(`write failed: ${errorMessage(e)}`);
       }
     } finally {
       if (generation === this.#generation) this.#writing = false;
@@ -313,7 +314,7 @@ export class BackendConn {
       }
     } catch (e) {
       if (generation === this.#generation && this.#state === "ready") {
-        this.#broken(`read failed: ${e instanceof Error ? e.message : e}`);
+        this.#broken(`read failed: ${errorMessage(e)}`);
       }
     }
   }

@@ -1,5 +1,5 @@
 /**
- * Jodis registration (`codis-behaviour.md` §3.14): once online, the proxy keeps an ephemeral
+ * Jodis registration (Codis's `pkg/proxy/jodis.go`): once online, the proxy keeps an ephemeral
  * node `/jodis/{product}/proxy-{token}` (Codis 2's `/zk/codis/db_{product}/proxy/{token}` with
  * `jodis_compatible`) in ZooKeeper or etcd, so that Jodis-style clients find the live proxies.
  * Lost nodes are made again (back-off 1 s → 30 s); the node is deleted when the proxy closes.
@@ -7,12 +7,14 @@
  * @module
  */
 
-import { type CoordClient, type EphemeralNode, parentPath, utf8 } from "../coord/client.ts";
-import { toCodisJson } from "../coord/models.ts";
+import { type CoordClient, type EphemeralNode, parentPath } from "../coord/client.ts";
 import { openClient } from "../coord/open.ts";
 import { log } from "../utils/log.ts";
 import type { ProxyConfig } from "./config.ts";
 import type { ProxyModel } from "../coord/models.ts";
+import { utf8 } from "../utils/bytes.ts";
+import { toCodisJson } from "../utils/json.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 /** Where the proxy registers. */
 export function jodisPath(config: ProxyConfig, token: string): string {
@@ -92,7 +94,7 @@ export class Jodis {
         this.#node = null;
       } catch (e) {
         if (this.#stopped) return;
-        log.warn(`jodis: cannot register ${this.path}: ${e instanceof Error ? e.message : e}`);
+        log.warn(`jodis: cannot register ${this.path}: ${errorMessage(e)}`);
         await this.#client?.close().catch(() => {});
         this.#client = null;
         await new Promise<void>((r) => {
@@ -115,7 +117,7 @@ export class Jodis {
     try {
       await this.#node?.remove();
     } catch (e) {
-      log.warn(`jodis: cannot remove ${this.path}: ${e instanceof Error ? e.message : e}`);
+      log.warn(`jodis: cannot remove ${this.path}: ${errorMessage(e)}`);
     }
     await this.#client?.close().catch(() => {});
     this.#client = null;

@@ -22,6 +22,7 @@ import { log } from "../utils/log.ts";
 import { DEFAULT_PROXY_CONFIG, defaultProxyToml, parseProxyConfig, validateProxyConfig } from "./config.ts";
 import { startProxy } from "./proxy.ts";
 import { handleCommonFlags, runProgram, UsageError, writePidFile } from "../utils/program.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 const USAGE = `Usage:
     codis-proxy [--ncpu=N [--max-ncpu=MAX]] [--config=CONF] [--log=FILE] [--log-level=LEVEL]
@@ -106,7 +107,7 @@ async function main(args: string[]): Promise<number> {
     try {
       fillSlots = slotsFromJson(JSON.parse(text));
     } catch (e) {
-      throw new UsageError(`Cannot use --fillslots file "${flags.fillslots}": ${e instanceof Error ? e.message : e}`);
+      throw new UsageError(`Cannot use --fillslots file "${flags.fillslots}": ${errorMessage(e)}`);
     }
   }
 
@@ -125,8 +126,8 @@ async function main(args: string[]): Promise<number> {
     const online = flags.dashboard ? onlineViaDashboard(proxy, flags.dashboard) : onlineViaStore(proxy, coordinator!);
     online.catch((e) => {
       if (proxy.closed) return;
-      log.error(`cannot come online: ${e instanceof Error ? e.message : e}`);
-      console.error(`codis-proxy: cannot come online: ${e instanceof Error ? e.message : e}`);
+      log.error(`cannot come online: ${errorMessage(e)}`);
+      console.error(`codis-proxy: cannot come online: ${errorMessage(e)}`);
       exitCode = 1;
       proxy.close();
     });

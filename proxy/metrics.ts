@@ -1,5 +1,5 @@
 /**
- * The proxy's metrics reporters (`codis-behaviour.md` §1.6): every period, the proxy's overview
+ * The proxy's metrics reporters (Codis's `pkg/proxy/metrics.go`): every period, the proxy's overview
  * JSON POSTed to `metrics_report_server`; Codis's fields to InfluxDB (measurement `codis_usage`,
  * line protocol over HTTP) and to statsd (gauges over UDP). A reporter that fails backs off from
  * 1 s to 15 s and says so in the log; it never holds up the proxy.
@@ -13,8 +13,9 @@
 import dgram from "node:dgram";
 import { log } from "../utils/log.ts";
 import { parseAddr } from "../utils/addr.ts";
-import { toCodisJson } from "../coord/models.ts";
 import type { Proxy } from "./proxy.ts";
+import { toCodisJson } from "../utils/json.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 /** Codis's metric fields, from the proxy's counters. */
 export function metricFields(proxy: Proxy): Record<string, number> {
@@ -76,7 +77,7 @@ class Reporter {
       this.#schedule(Math.max(1000, this.periodMs));
     } catch (e) {
       const next = Math.min(15_000, Math.max(1000, backoff * 2));
-      log.warn(`metrics ${this.name}: ${e instanceof Error ? e.message : e}; next try in ${next / 1000} s`);
+      log.warn(`metrics ${this.name}: ${errorMessage(e)}; next try in ${next / 1000} s`);
       if (!this.#stopped) this.#timer = setTimeout(() => this.#run(next), next);
     }
   }

@@ -1,12 +1,11 @@
 /**
- * How a proxy comes online by itself (`codis-behaviour.md` §1.2): ask the dashboard to register
+ * How a proxy comes online by itself (Codis's `cmd/proxy/main.go`): ask the dashboard to register
  * it (`--dashboard=ADDR`), or first find the dashboard in the store
  * (`--zookeeper/--etcd/--filesystem`).
  *
  * @module
  */
 
-import { fromUtf8 } from "../coord/client.ts";
 import { topomFromJson } from "../coord/models.ts";
 import { type CoordinatorChoice, openClient } from "../coord/open.ts";
 import { ProductStore } from "../coord/store.ts";
@@ -14,6 +13,8 @@ import { DashboardClient } from "../dashboard/admin_client.ts";
 import { log } from "../utils/log.ts";
 import { newXAuth } from "../utils/xauth.ts";
 import type { Proxy } from "./proxy.ts";
+import { fromUtf8 } from "../utils/bytes.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 /** Tries, waits `delayMs`, tries again, up to `attempts` times; stops early if the proxy closes. */
 async function retry<T>(
@@ -30,11 +31,11 @@ async function retry<T>(
       return await fn();
     } catch (e) {
       last = e;
-      log.warn(`${what} failed (attempt ${i} of ${attempts}): ${e instanceof Error ? e.message : e}`);
+      log.warn(`${what} failed (attempt ${i} of ${attempts}): ${errorMessage(e)}`);
     }
     if (i < attempts) await new Promise((r) => setTimeout(r, delayMs));
   }
-  throw new Error(`${what} failed ${attempts} times: ${last instanceof Error ? last.message : last}`);
+  throw new Error(`${what} failed ${attempts} times: ${errorMessage(last)}`);
 }
 
 /** Asks the dashboard at `addr` to bring this proxy online (10 attempts, 3 s apart, as Codis). */

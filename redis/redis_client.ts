@@ -17,6 +17,7 @@ import { ByteWriter } from "./resp_writer.ts";
 import { ReadBuffer } from "./read_buffer.ts";
 import { decodeReply, RespError, type RespValue } from "./resp_value.ts";
 import { parseAddr } from "../utils/addr.ts";
+import { errorMessage } from "../utils/errors.ts";
 
 /** Options of {@linkcode RedisClient.connect}. */
 export interface RedisClientOptions {
@@ -276,7 +277,7 @@ export class RedisClient {
 }
 
 function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  return errorMessage(e);
 }
 
 /** Connects, runs one command, closes: for one-off probes. */

@@ -8,7 +8,8 @@
  */
 
 import type { Context, Hono } from "hono";
-import { toCodisJson } from "../coord/models.ts";
+import { toCodisJson } from "./json.ts";
+import { errorMessage } from "./errors.ts";
 
 /** An API error with its HTTP status; the message is sent as `Cause`. */
 export class ApiError extends Error {
@@ -49,7 +50,7 @@ export async function readJsonBody(c: Context): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ApiError(400, `bad request body: ${e instanceof Error ? e.message : e}`);
+    throw new ApiError(400, `bad request body: ${errorMessage(e)}`);
   }
 }
 
@@ -94,14 +95,14 @@ export async function callApi(addr: string, path: string, options: Partial<CallO
       signal,
     });
   } catch (e) {
-    const why = timeout.aborted ? `timed out after ${o.timeoutMs} ms` : e instanceof Error ? e.message : String(e);
+    const why = timeout.aborted ? `timed out after ${o.timeoutMs} ms` : errorMessage(e);
     throw new RpcError(`${o.method} ${url} failed: ${why}`, 0, { cause: e });
   }
   let text: string;
   try {
     text = await res.text();
   } catch (e) {
-    throw new RpcError(`${o.method} ${url} failed: ${e instanceof Error ? e.message : e}`, res.status, { cause: e });
+    throw new RpcError(`${o.method} ${url} failed: ${errorMessage(e)}`, res.status, { cause: e });
   }
   let value: unknown;
   try {

@@ -1,3 +1,4 @@
+import { errorMessage } from "./errors.ts";
 /**
  * Leveled logging to stderr or to a file rotated daily, as Codis's programs log.
  *
@@ -101,7 +102,7 @@ export class Logger {
 
 function withCause(message: string, error: unknown): string {
   if (error === undefined) return message;
-  return `${message}: ${error instanceof Error ? error.message : String(error)}`;
+  return `${message}: ${errorMessage(error)}`;
 }
 
 function today(): string {

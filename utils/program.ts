@@ -6,6 +6,7 @@
 
 import { log, parseLogLevel } from "./log.ts";
 import { COMPILE_TEXT, VERSION_TEXT } from "./version.ts";
+import { errorMessage } from "./errors.ts";
 
 /** A mistake in how the program was called; printed with a hint to `--help`. */
 export class UsageError extends Error {
@@ -23,7 +24,7 @@ export function runProgram(name: string, main: (args: string[]) => Promise<numbe
   main(Deno.args).then(
     (code) => Deno.exit(code),
     (e) => {
-      const message = e instanceof Error ? e.message : String(e);
+      const message = errorMessage(e);
       const usageProblem = e instanceof UsageError || (e instanceof TypeError && "code" in e &&
         String((e as { code: unknown }).code).startsWith("ERR_PARSE_ARGS"));
       console.error(`${name}: ${message}`);

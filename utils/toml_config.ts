@@ -8,6 +8,7 @@
 
 import { parse as parseToml } from "smol-toml";
 import { formatByteSize, formatDuration, parseByteSize, parseDuration } from "./units.ts";
+import { errorMessage } from "./errors.ts";
 
 /** How a field's value is written and stored. */
 export type FieldKind =
@@ -52,7 +53,7 @@ export function parseConfig<T extends object>(
   try {
     doc = parseToml(text) as Record<string, unknown>;
   } catch (e) {
-    throw new ConfigError(`Cannot parse ${source}: ${e instanceof Error ? e.message : e}`);
+    throw new ConfigError(`Cannot parse ${source}: ${errorMessage(e)}`);
   }
   const config = { ...defaults };
   const byKey = new Map(fields.map((f) => [f.key, f]));
@@ -108,7 +109,7 @@ export function setField<T extends object>(
         break;
     }
   } catch (e) {
-    throw new ConfigError(`Bad value ${JSON.stringify(value)} for ${where}: ${e instanceof Error ? e.message : e}`);
+    throw new ConfigError(`Bad value ${JSON.stringify(value)} for ${where}: ${errorMessage(e)}`);
   }
 }
 

@@ -9,8 +9,8 @@
  * @module
  */
 
-import { utf8 } from "../../coord/client.ts";
 import { openClient } from "../../coord/open.ts";
+import { utf8 } from "../../utils/bytes.ts";
 
 const [mode, name, addr, path, ms] = Deno.args;
 const client = await openClient(name, addr, { sessionTimeoutMs: Number(ms) || 2000, timeoutMs: 20_000 });

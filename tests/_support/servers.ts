@@ -6,6 +6,7 @@
  */
 
 import { RedisClient } from "../../redis/redis_client.ts";
+import { errorMessage } from "../../utils/errors.ts";
 
 /** A free TCP port on 127.0.0.1 (bound then released). */
 export function freePort(): number {
@@ -38,9 +39,7 @@ export async function waitFor<T>(check: () => T | Promise<T>, options: Partial<W
     }
     if (performance.now() > deadline) {
       throw new Error(
-        `Timed out after ${o.timeoutMs} ms waiting for ${o.what}${
-          last ? `: ${last instanceof Error ? last.message : last}` : ""
-        }`,
+        `Timed out after ${o.timeoutMs} ms waiting for ${o.what}${last ? `: ${errorMessage(last)}` : ""}`,
       );
     }
     await new Promise((r) => setTimeout(r, o.intervalMs));

@@ -3,9 +3,10 @@
  */
 
 import assert from "node:assert/strict";
-import { fromUtf8, StoreError, utf8 } from "../../coord/client.ts";
+import { StoreError } from "../../coord/client.ts";
 import { openClient } from "../../coord/open.ts";
 import { EtcdServer, ZooKeeperServer } from "../_support/coord_servers.ts";
+import { fromUtf8, utf8 } from "../../utils/bytes.ts";
 
 async function rejectsWith(p: Promise<unknown>, code: string, mention: string): Promise<void> {
   await assert.rejects(p, (e) => {

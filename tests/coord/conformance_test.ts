@@ -4,20 +4,14 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  type BackendName,
-  type ClientOptions,
-  type CoordClient,
-  fromUtf8,
-  StoreError,
-  utf8,
-} from "../../coord/client.ts";
+import { type BackendName, type ClientOptions, type CoordClient, StoreError } from "../../coord/client.ts";
 import { openClient } from "../../coord/open.ts";
 import { ProductStore } from "../../coord/store.ts";
 import type { GroupModel } from "../../coord/models.ts";
 import { main as admin } from "../../admin/main.ts";
 import { EtcdServer, ZooKeeperServer } from "../_support/coord_servers.ts";
 import { freePort, type ServerProcess, waitFor } from "../_support/servers.ts";
+import { fromUtf8, utf8 } from "../../utils/bytes.ts";
 
 const CHILD = new URL("../_support/coord_child.ts", import.meta.url).pathname;
 /** Ephemeral nodes in these tests outlive their owner by this much. */

@@ -4,7 +4,6 @@
  */
 
 import assert from "node:assert/strict";
-import { fromUtf8 } from "../../coord/client.ts";
 import { openClient } from "../../coord/open.ts";
 import { DEFAULT_PROXY_CONFIG } from "../../proxy/config.ts";
 import { startProxy } from "../../proxy/proxy.ts";
@@ -12,6 +11,7 @@ import { log } from "../../utils/log.ts";
 import { EtcdServer, ZooKeeperServer } from "../_support/coord_servers.ts";
 import type { ServerProcess } from "../_support/servers.ts";
 import { waitFor } from "../_support/servers.ts";
+import { fromUtf8 } from "../../utils/bytes.ts";
 
 log.setLevel("NONE");
 
