@@ -5,11 +5,13 @@
  * @module
  */
 
-import { DashboardClient } from "../dashboard/admin_client.ts";
+import { DashboardClient } from "../api/dashboard_client.ts";
+import type { TopomStats } from "../api/topom_stats.ts";
 import { MAX_SLOT_NUM } from "../redis/slot_hash.ts";
 import { UsageError } from "../utils/program.ts";
 import type { Output } from "./offline.ts";
 import { toCodisJson } from "../utils/json.ts";
+import { slotMappingToJson } from "../coord/models.ts";
 import { errorMessage } from "../utils/errors.ts";
 
 export interface DashboardFlags {
@@ -70,11 +72,9 @@ export async function dashboardCommand(flags: DashboardFlags, positionals: strin
   const form = forms[0];
   if (form && positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
 
-  const client = await DashboardClient.connect(flags.dashboard, 30_000).catch((e) => {
+  const client = await DashboardClient.connect(flags.dashboard, 30_000).catch((e: unknown) => {
     throw new Error(`dashboard ${flags.dashboard}: ${errorMessage(e)}`);
   });
-  const put = (route: string, params: (string | number)[] = [], body?: unknown) => client.put(route, params, body);
-  const stats = async () => await client.get(`/api/topom/stats/${client.xauth}`) as DashboardStats;
 
   switch (form) {
     case undefined: {
@@ -83,7 +83,7 @@ export async function dashboardCommand(flags: DashboardFlags, positionals: strin
       if (part !== undefined && !PARTS.includes(part)) {
         throw new UsageError(`unknown part "${part}": use ${PARTS.join(", ")}`);
       }
-      const overview = await client.get("/topom") as Record<string, unknown>;
+      const overview = await client.rawOverview() as Record<string, unknown>;
       const s = overview.stats as Record<string, unknown>;
       const value = part === undefined
         ? overview
@@ -96,13 +96,13 @@ export async function dashboardCommand(flags: DashboardFlags, positionals: strin
       return;
     }
     case "shutdown":
-      await put("shutdown");
+      await client.shutdown();
       break;
     case "reload":
-      await put("reload");
+      await client.reload();
       break;
     case "log-level":
-      await put("loglevel", [str(flags, "log-level")]);
+      await client.setLogLevel(str(flags, "log-level"));
       break;
 
     case "slots-assign": {
@@ -112,17 +112,21 @@ export async function dashboardCommand(flags: DashboardFlags, positionals: strin
       const offline = flags.offline === true;
       if (offline && flags.gid !== undefined) throw new UsageError("give --gid or --offline, not both");
       const gid = offline ? 0 : int(flags, "gid", "group id");
-      const body = Array.from({ length: end - beg + 1 }, (_, i) => ({ id: beg + i, group_id: gid, action: {} }));
+      const mappings = Array.from({ length: end - beg + 1 }, (_, i) => ({
+        id: beg + i,
+        groupId: gid,
+        action: { index: 0, state: "" as const, targetId: 0 },
+      }));
       if (!flags.confirm) {
-        io.out(toCodisJson(body));
+        io.out(toCodisJson(mappings.map(slotMappingToJson)));
         io.err("add --confirm to assign these slots");
         return;
       }
-      await put("slots/assign", offline ? ["offline"] : [], body);
+      await client.assignSlots(mappings, offline);
       break;
     }
     case "slots-status":
-      io.out(toCodisJson(await client.get(`/api/topom/slots/${client.xauth}`)));
+      io.out(toCodisJson(await client.rawSlots()));
       return;
     case "slot-action": {
       const subs = ["create", "remove", "create-some", "create-range", "interval", "disabled", "status"].filter((f) =>
@@ -135,39 +139,39 @@ export async function dashboardCommand(flags: DashboardFlags, positionals: strin
       }
       switch (subs[0]) {
         case "create":
-          await put("slots/action/create", [int(flags, "sid", "slot id"), int(flags, "gid", "group id")]);
+          await client.createSlotAction(int(flags, "sid", "slot id"), int(flags, "gid", "group id"));
           break;
         case "remove":
-          await put("slots/action/remove", [int(flags, "sid", "slot id")]);
+          await client.removeSlotAction(int(flags, "sid", "slot id"));
           break;
         case "create-some":
-          await put("slots/action/create-some", [
+          await client.createSlotActionSome(
             int(flags, "gid-from", "group id"),
             int(flags, "gid-to", "group id"),
             int(flags, "num-slots", "number of slots"),
-          ]);
+          );
           break;
         case "create-range":
-          await put("slots/action/create-range", [
+          await client.createSlotActionRange(
             int(flags, "beg", "slot id"),
             int(flags, "end", "slot id"),
             int(flags, "gid", "group id"),
-          ]);
+          );
           break;
         case "interval":
-          await put("slots/action/interval", [int(flags, "interval", "interval")]);
+          await client.setActionInterval(int(flags, "interval", "interval"));
           break;
         case "disabled":
-          await put("slots/action/disabled", [int(flags, "disabled", "value")]);
+          await client.setActionDisabled(int(flags, "disabled", "value") !== 0);
           break;
         case "status":
-          printActionStatus(await stats(), io);
+          printActionStatus(await client.stats(), io);
           return;
       }
       break;
     }
     case "rebalance": {
-      const plan = await put("slots/rebalance", [flags.confirm ? 1 : 0]) as Record<string, number>;
+      const plan = await client.rebalance(flags.confirm === true);
       const entries = Object.entries(plan).map(([sid, gid]) => [Number(sid), gid]).sort((a, b) => a[0] - b[0]);
       if (entries.length === 0) {
         io.out("nothing changes");
@@ -189,17 +193,17 @@ export async function dashboardCommand(flags: DashboardFlags, positionals: strin
     }
 
     case "list-proxy":
-      io.out(toCodisJson((await stats()).proxy.models));
+      io.out(toCodisJson((await client.rawOverview() as RawOverview).stats.proxy.models));
       return;
     case "create-proxy":
-      await put("proxy/create", [str(flags, "addr")]);
+      await client.createProxy(str(flags, "addr"));
       break;
     case "online-proxy":
-      await put("proxy/online", [str(flags, "addr")]);
+      await client.onlineProxy(str(flags, "addr"));
       break;
     case "remove-proxy":
     case "reinit-proxy": {
-      const s = await stats();
+      const s = await client.stats();
       const all = form === "reinit-proxy" && flags.all === true;
       const chosen = all ? s.proxy.models : pickProxies(s.proxy.models, flags);
       if (chosen.length === 0) {
@@ -210,13 +214,13 @@ export async function dashboardCommand(flags: DashboardFlags, positionals: strin
         throw new Error("no such proxy (check --addr, --token or --pid against --list-proxy)");
       }
       for (const p of chosen) {
-        if (form === "remove-proxy") await put("proxy/remove", [p.token, flags.force ? 1 : 0]);
-        else await put("proxy/reinit", [p.token]);
+        if (form === "remove-proxy") await client.removeProxy(p.token, flags.force === true);
+        else await client.reinitProxy(p.token);
       }
       break;
     }
     case "proxy-status": {
-      const s = await stats();
+      const s = await client.stats();
       for (const p of s.proxy.models) {
         const st = s.proxy.stats[p.token];
         const mark = !st ? "?" : st.timeout ? "T" : st.error ? "E" : " ";
@@ -226,41 +230,43 @@ export async function dashboardCommand(flags: DashboardFlags, positionals: strin
     }
 
     case "list-group":
-      io.out(toCodisJson((await stats()).group.models));
+      io.out(toCodisJson((await client.rawOverview() as RawOverview).stats.group.models));
       return;
     case "create-group":
-      await put("group/create", [int(flags, "gid", "group id")]);
+      await client.createGroup(int(flags, "gid", "group id"));
       break;
     case "remove-group":
-      await put("group/remove", [int(flags, "gid", "group id")]);
+      await client.removeGroup(int(flags, "gid", "group id"));
       break;
     case "resync-group":
-      if (flags.all) await put("group/resync-all");
-      else await put("group/resync", [int(flags, "gid", "group id")]);
+      if (flags.all) await client.resyncGroupAll();
+      else await client.resyncGroup(int(flags, "gid", "group id"));
       break;
     case "group-add": {
-      const dc = typeof flags.datacenter === "string" && flags.datacenter ? [flags.datacenter] : [];
-      await put("group/add", [int(flags, "gid", "group id"), str(flags, "addr"), ...dc]);
+      const dc = typeof flags.datacenter === "string" ? flags.datacenter : "";
+      await client.addServer(int(flags, "gid", "group id"), str(flags, "addr"), dc);
       break;
     }
     case "group-del":
-      await put("group/del", [int(flags, "gid", "group id"), str(flags, "addr")]);
+      await client.delServer(int(flags, "gid", "group id"), str(flags, "addr"));
       break;
     case "group-status":
-      printGroupStatus(await stats(), io);
+      printGroupStatus(await client.stats(), io);
       return;
     case "replica-groups": {
       if (flags.enable === flags.disable) throw new UsageError("--replica-groups needs --enable or --disable");
-      await put("group/replica-groups", [int(flags, "gid", "group id"), str(flags, "addr"), flags.enable ? 1 : 0]);
+      await client.setReplicaGroups(int(flags, "gid", "group id"), str(flags, "addr"), flags.enable === true);
       break;
     }
     case "promote-server":
-      await put("group/promote", [int(flags, "gid", "group id"), str(flags, "addr")]);
-      printGroupStatus(await stats(), io);
+      await client.promoteServer(int(flags, "gid", "group id"), str(flags, "addr"));
+      printGroupStatus(await client.stats(), io);
       return;
     case "sync-action": {
       if (flags.create === flags.remove) throw new UsageError("--sync-action needs --create or --remove");
-      await put(flags.create ? "group/action/create" : "group/action/remove", [str(flags, "addr")]);
+      const addr = str(flags, "addr");
+      if (flags.create) await client.createSyncAction(addr);
+      else await client.removeSyncAction(addr);
       break;
     }
     case "sentinel-add":
@@ -271,30 +277,12 @@ export async function dashboardCommand(flags: DashboardFlags, positionals: strin
   io.out("done");
 }
 
-interface DashboardStats {
-  slots: { id: number; group_id: number; action: { index?: number; state?: string; target_id?: number } }[];
-  group: {
-    models: { id: number; servers: { server: string; action: { state?: string } }[] }[];
-    stats: Record<string, { stats?: Record<string, string>; error?: { Cause: string }; timeout?: boolean }>;
-  };
-  proxy: {
-    models: { id: number; token: string; admin_addr: string; proxy_addr: string }[];
-    stats: Record<string, { stats?: unknown; error?: unknown; timeout?: boolean }>;
-  };
-  slot_action: {
-    interval: number;
-    disabled: boolean;
-    progress: { status: string };
-    executor: number;
-    migration?: {
-      keys_moved: number;
-      keys_per_second: number;
-      slots: { slot: number; from: string; to: string; moved: number; remaining: number; seconds: number }[];
-    };
-  };
+/** The parts of the raw overview that are printed as they came. */
+interface RawOverview {
+  stats: { proxy: { models: unknown[] }; group: { models: unknown[] } };
 }
 
-function pickProxies(models: DashboardStats["proxy"]["models"], flags: DashboardFlags) {
+function pickProxies(models: TopomStats["proxy"]["models"], flags: DashboardFlags) {
   const by = ["addr", "token", "pid"].filter((f) => flags[f] !== undefined);
   if (by.length !== 1) throw new UsageError("choose the proxy with one of --addr, --token, --pid");
   const v = flags[by[0]];
@@ -303,7 +291,7 @@ function pickProxies(models: DashboardStats["proxy"]["models"], flags: Dashboard
   );
 }
 
-function printGroupStatus(s: DashboardStats, io: Output): void {
+function printGroupStatus(s: TopomStats, io: Output): void {
   for (const g of s.group.models) {
     g.servers.forEach((srv, i) => {
       const st = s.group.stats[srv.server];
@@ -325,15 +313,15 @@ function printGroupStatus(s: DashboardStats, io: Output): void {
   }
 }
 
-function printActionStatus(s: DashboardStats, io: Output): void {
+function printActionStatus(s: TopomStats, io: Output): void {
   const a = s.slot_action;
   const m = a.migration;
   io.out(
     `actions: ${a.disabled ? "disabled" : "enabled"}, interval ${a.interval} µs, executors ${a.executor}` +
-      (m ? `, ${m.keys_moved} keys moved, ${m.keys_per_second} keys/s` : ""),
+      `, ${m.keys_moved} keys moved, ${m.keys_per_second} keys/s`,
   );
   if (a.progress.status) io.out(`last: ${a.progress.status}`);
-  const moving = new Map((m?.slots ?? []).map((x) => [x.slot, x]));
+  const moving = new Map(m.slots.map((x) => [x.slot, x]));
   const actions = s.slots.filter((x) => x.action.state).sort((x, y) => (x.action.index ?? 0) - (y.action.index ?? 0));
   for (const x of actions) {
     const p = moving.get(x.id);

@@ -6,7 +6,7 @@
  */
 
 import { slotsFromJson } from "../coord/models.ts";
-import { ProxyAdminClient } from "../proxy/admin_client.ts";
+import { ProxyAdminClient } from "../api/proxy_client.ts";
 import { UsageError } from "../utils/program.ts";
 import type { Output } from "./offline.ts";
 import { toCodisJson } from "../utils/json.ts";
@@ -39,7 +39,7 @@ export async function proxyCommand(flags: ProxyFlags, positionals: string[], io:
     if (part !== undefined && !PARTS.includes(part)) {
       throw new UsageError(`unknown part "${part}": use ${PARTS.join(", ")}`);
     }
-    const overview = await new ProxyAdminClient(flags.proxy, "", 10_000).overview() as Record<string, unknown>;
+    const overview = await new ProxyAdminClient(flags.proxy, "", 10_000).rawOverview() as Record<string, unknown>;
     io.out(toCodisJson(part ? overview[part] : overview));
     return;
   }

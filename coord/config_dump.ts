@@ -31,11 +31,11 @@ export interface ProductConfig {
   sentinel: SentinelModel | null;
 }
 
-/** A configuration that cannot be restored, with Codis's reasons. */
-export class ConfigError extends Error {
+/** A product configuration that cannot be dumped or restored, with Codis's reasons. */
+export class ConfigDumpError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "ConfigError";
+    this.name = "ConfigDumpError";
   }
 }
 
@@ -48,7 +48,7 @@ export async function dumpConfig(store: ProductStore): Promise<ProductConfig> {
     store.loadSentinel(),
   ]);
   if (groups.length === 0 && proxies.length === 0) {
-    throw new ConfigError(
+    throw new ConfigDumpError(
       `product "${store.product}" has no groups and no proxies in ${store.client.backend} ${store.client.addr} ` +
         `(nothing under ${store.dir}): check the product name and the coordinator`,
     );
@@ -74,12 +74,12 @@ export function configToJson(c: ProductConfig): Record<string, unknown> {
  */
 export function configFromJson(json: unknown): ProductConfig {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new ConfigError("the configuration must be a JSON object with slots, group and proxy");
+    throw new ConfigDumpError("the configuration must be a JSON object with slots, group and proxy");
   }
   const o = json as Record<string, unknown>;
   const list = (key: string): unknown[] => {
     const v = o[key] ?? [];
-    if (!Array.isArray(v)) throw new ConfigError(`"${key}" must be a JSON array`);
+    if (!Array.isArray(v)) throw new ConfigDumpError(`"${key}" must be a JSON array`);
     return v;
   };
   let config: ProductConfig;
@@ -91,27 +91,27 @@ export function configFromJson(json: unknown): ProductConfig {
       sentinel: o.sentinel === undefined || o.sentinel === null ? null : sentinelFromJson(o.sentinel),
     };
   } catch (e) {
-    if (e instanceof ModelError) throw new ConfigError(e.message);
+    if (e instanceof ModelError) throw new ConfigDumpError(e.message);
     throw e;
   }
 
   const tokens = new Set<string>();
   for (const p of config.proxies) {
-    if (tokens.has(p.model.token)) throw new ConfigError(`proxy-${p.model.token} already exists`);
+    if (tokens.has(p.model.token)) throw new ConfigDumpError(`proxy-${p.model.token} already exists`);
     tokens.add(p.model.token);
   }
   const groups = new Map<number, GroupModel>();
   const servers = new Map<string, number>();
   for (const g of config.groups) {
     if (g.id <= 0 || g.id > MAX_GROUP_ID) {
-      throw new ConfigError(`invalid group id = ${g.id}, out of range [1,${MAX_GROUP_ID}]`);
+      throw new ConfigDumpError(`invalid group id = ${g.id}, out of range [1,${MAX_GROUP_ID}]`);
     }
-    if (groups.has(g.id)) throw new ConfigError(`group-${pad(g.id)} already exists`);
-    if (g.promoting.state) throw new ConfigError(`group-${pad(g.id)} is promoting`);
+    if (groups.has(g.id)) throw new ConfigDumpError(`group-${pad(g.id)} already exists`);
+    if (g.promoting.state) throw new ConfigDumpError(`group-${pad(g.id)} is promoting`);
     for (const s of g.servers) {
       const other = servers.get(s.addr);
       if (other !== undefined) {
-        throw new ConfigError(`server ${s.addr} is in group-${pad(other)} and group-${pad(g.id)}`);
+        throw new ConfigDumpError(`server ${s.addr} is in group-${pad(other)} and group-${pad(g.id)}`);
       }
       servers.set(s.addr, g.id);
     }
@@ -119,15 +119,15 @@ export function configFromJson(json: unknown): ProductConfig {
   }
   const seen = new Set<number>();
   for (const m of config.slots) {
-    if (m.id < 0 || m.id >= MAX_SLOT_NUM) throw new ConfigError(`invalid slot id = ${m.id}`);
-    if (seen.has(m.id)) throw new ConfigError(`slot-${pad(m.id)} already exists`);
+    if (m.id < 0 || m.id >= MAX_SLOT_NUM) throw new ConfigDumpError(`invalid slot id = ${m.id}`);
+    if (seen.has(m.id)) throw new ConfigDumpError(`slot-${pad(m.id)} already exists`);
     seen.add(m.id);
-    if (m.action.state) throw new ConfigError(`slot-${pad(m.id)} action is not empty (state ${m.action.state})`);
+    if (m.action.state) throw new ConfigDumpError(`slot-${pad(m.id)} action is not empty (state ${m.action.state})`);
     if (m.groupId !== 0) {
       const g = groups.get(m.groupId);
-      if (!g) throw new ConfigError(`slot-${pad(m.id)} is on group-${pad(m.groupId)}, which does not exist`);
+      if (!g) throw new ConfigDumpError(`slot-${pad(m.id)} is on group-${pad(m.groupId)}, which does not exist`);
       if (g.servers.length === 0) {
-        throw new ConfigError(`slot-${pad(m.id)} is on group-${pad(m.groupId)}, which has no servers`);
+        throw new ConfigDumpError(`slot-${pad(m.id)} is on group-${pad(m.groupId)}, which has no servers`);
       }
     }
   }
@@ -142,14 +142,14 @@ export async function restoreConfig(store: ProductStore, config: ProductConfig):
   const where = `${store.client.backend} ${store.client.addr}`;
   const topom = await store.loadTopom();
   if (topom) {
-    throw new ConfigError(
+    throw new ConfigDumpError(
       `product "${store.product}" has a dashboard holding its lock in ${where} (${topom.adminAddr}, pid ${topom.pid}): ` +
         `stop it before restoring`,
     );
   }
   const [groups, proxies] = await Promise.all([store.listGroups(), store.listProxies()]);
   if (groups.length > 0 || proxies.length > 0) {
-    throw new ConfigError(
+    throw new ConfigDumpError(
       `product "${store.product}" is not empty in ${where} (${groups.length} groups, ${proxies.length} proxies): ` +
         `restore only into an empty product`,
     );

@@ -30,7 +30,10 @@ import {
   type StoreErrorCode,
   type Watch,
 } from "./client.ts";
-import { deadline } from "../utils/async.ts";
+import { deadline, delay } from "../utils/async.ts";
+
+/** How long to wait between attempts to re-arm watches on a new session. */
+const REARM_RETRY_MS = 1000;
 import { errorMessage } from "../utils/errors.ts";
 
 type ZkClient = ReturnType<typeof zookeeper.createClient>;
@@ -334,7 +337,7 @@ export class ZooKeeperClient implements CoordClient {
           }
           return;
         } catch {
-          await new Promise((r) => setTimeout(r, 1000));
+          await delay(REARM_RETRY_MS);
         }
       }
     };

@@ -1,11 +1,13 @@
 /**
- * A running dashboard: the store and its lock, the {@linkcode Topom}, the HTTP API and the
- * background loops. {@linkcode startDashboard} is the one entry point.
+ * A running dashboard: the store and its lock, the {@linkcode Topom} and the parts that change
+ * it, the HTTP API and the background loops (stats, slot actions, sync actions).
+ * {@linkcode startDashboard} is the one entry point.
  *
  * @module
  */
 
 import type { Hono } from "hono";
+import type { TopomOverviewJson, TopomStatsJson } from "../api/topom_stats.ts";
 import { type CoordClient, StoreError } from "../coord/client.ts";
 import {
   groupToJson,
@@ -18,17 +20,21 @@ import {
 import { openClient } from "../coord/open.ts";
 import { ProductStore } from "../coord/store.ts";
 import { advertisedAddr, formatAddr, parseAddr } from "../utils/addr.ts";
+import { Loop } from "../utils/async.ts";
+import { errorMessage } from "../utils/errors.ts";
 import { log } from "../utils/log.ts";
 import { goTimeString, unameAll } from "../utils/process_info.ts";
 import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
 import { newToken } from "../utils/xauth.ts";
-import { Loop, processSlotActions, processSyncAction } from "./actions.ts";
-import { dashboardApp } from "./api.ts";
+import { type DashboardApiHost, dashboardApp } from "./api.ts";
 import { type DashboardConfig, dashboardConfigJson } from "./config.ts";
-import { ScanMover } from "./mover.ts";
+import { Groups } from "./groups.ts";
+import { Proxies } from "./proxies.ts";
+import { SlotActionScheduler } from "./scheduler.ts";
+import { Slots } from "./slots.ts";
 import { StatsCollector } from "./stats.ts";
+import { SyncActions } from "./sync_actions.ts";
 import { Topom } from "./topom.ts";
-import { errorMessage } from "../utils/errors.ts";
 
 /** Options of {@linkcode startDashboard}. */
 export interface DashboardOptions {
@@ -41,13 +47,18 @@ export interface DashboardOptions {
   storeTimeoutMs?: number;
 }
 
-export class Dashboard {
+/** A running dashboard. */
+export class Dashboard implements DashboardApiHost {
   readonly topom: Topom;
+  readonly proxies: Proxies;
+  readonly groups: Groups;
+  readonly syncActions: SyncActions;
+  readonly slots: Slots;
+  readonly scheduler: SlotActionScheduler;
   readonly stats: StatsCollector;
-  readonly mover = new ScanMover();
   readonly client: CoordClient;
+  #syncLoop: Loop | null = null;
   #server: Deno.HttpServer | null = null;
-  #loops: Loop[] = [];
   #closing: Promise<void> | null = null;
   #done: Promise<void>;
   #resolveDone!: () => void;
@@ -55,7 +66,22 @@ export class Dashboard {
   constructor(topom: Topom, client: CoordClient) {
     this.topom = topom;
     this.client = client;
-    this.stats = new StatsCollector(topom);
+    this.proxies = new Proxies(topom);
+    this.syncActions = new SyncActions(topom);
+    this.slots = new Slots(topom);
+    this.scheduler = new SlotActionScheduler(topom, this.slots);
+    this.groups = new Groups(topom, {
+      migrationsRunning: () => this.scheduler.executors,
+      forgetServer: (addr) => this.syncActions.forget(addr),
+    });
+    this.stats = new StatsCollector({
+      serverAddrs: () => topom.ctx().serverAddrs(),
+      proxies: () => topom.proxies(),
+      proxyClient: (p) => topom.proxyClient(p),
+      productAuth: topom.config.productAuth,
+      syncNote: (addr) => this.syncActions.note(addr),
+      reonlineProxy: (token) => this.proxies.reonline(token),
+    });
     this.#done = new Promise((r) => this.#resolveDone = r);
   }
 
@@ -70,16 +96,11 @@ export class Dashboard {
 
   /** Starts the background loops. */
   startLoops(): void {
-    this.#loops = [
-      new Loop("stats", 1000, () => this.stats.refresh()),
-      new Loop("slot actions", 1000, () => processSlotActions(this.topom, this.mover)),
-      new Loop("sync actions", 1000, () => processSyncAction(this.topom)),
-    ];
-  }
-
-  /** Runs the slot-action scheduler now (after actions were created or enabled). */
-  wakeActions(): void {
-    this.#loops[1]?.wake();
+    this.stats.start();
+    this.scheduler.start();
+    this.#syncLoop ??= new Loop("sync actions", () => this.syncActions.step(), {
+      onError: (name, message) => log.warn(`${name}: ${message}`),
+    });
   }
 
   set server(s: Deno.HttpServer) {
@@ -87,7 +108,7 @@ export class Dashboard {
   }
 
   /** Codis's overview: version, config, model, stats. */
-  overviewJson(): Record<string, unknown> {
+  overviewJson(): TopomOverviewJson {
     return {
       version: VERSION_TEXT,
       compile: COMPILE_TEXT,
@@ -97,40 +118,15 @@ export class Dashboard {
     };
   }
 
-  /** Codis's stats JSON (§4.2), with migration progress. */
-  statsJson(): Record<string, unknown> {
+  /** Codis's stats JSON, with migration progress. */
+  statsJson(): TopomStatsJson {
     const t = this.topom;
-    const progress = [...this.mover.progress.values()].map((p) => ({
-      slot: p.slot,
-      from: p.from,
-      to: p.to,
-      moved: p.moved,
-      remaining: p.remaining,
-      passes: p.passes,
-      seconds: Math.round((Date.now() - p.startedAt) / 1000),
-    }));
     return {
       closed: t.closed,
       slots: t.slots().map(slotMappingToJson),
-      group: {
-        models: t.groups().map(groupToJson),
-        stats: this.stats.servers,
-      },
-      proxy: {
-        models: t.proxies().map((p) => proxyModelToJson(p.model, p.id)),
-        stats: this.stats.proxies,
-      },
-      slot_action: {
-        interval: t.actionInterval,
-        disabled: t.actionDisabled,
-        progress: { status: t.actionProgress },
-        executor: t.actionExecutors,
-        migration: {
-          keys_moved: this.mover.totalMoved,
-          keys_per_second: this.mover.keysPerSecond,
-          slots: progress,
-        },
-      },
+      group: { models: t.groups().map(groupToJson), stats: this.stats.servers },
+      proxy: { models: t.proxies().map((p) => proxyModelToJson(p.model, p.id)), stats: this.stats.proxies },
+      slot_action: this.scheduler.toJson(),
       sentinels: { model: sentinelToJson(t.sentinel()), stats: {}, masters: {} },
     };
   }
@@ -140,8 +136,7 @@ export class Dashboard {
     if (!this.#closing) {
       this.#closing = (async () => {
         this.topom.close();
-        await Promise.all(this.#loops.map((l) => l.stop()));
-        await this.stats.close();
+        await Promise.all([this.scheduler.stop(), this.#syncLoop?.stop(), this.stats.close()]);
         try {
           await this.topom.store.release();
           log.info(`released the lock ${this.topom.store.lockPath}`);
@@ -167,7 +162,6 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     auth: config.coordinatorAuth,
     timeoutMs: options.storeTimeoutMs ?? 30_000,
   });
-  let dashboard: Dashboard | null = null;
   let app: Hono | null = null;
   let server: Deno.HttpServer | null = null;
   try {
@@ -199,10 +193,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     try {
       await topom.load();
     } catch (e) {
-      await store.release().catch(() => {});
+      await store.release().catch((e2) => log.error(`cannot release the lock: ${errorMessage(e2)}`));
       throw e;
     }
-    dashboard = new Dashboard(topom, client);
+    const dashboard = new Dashboard(topom, client);
     dashboard.server = server;
     app = dashboardApp(dashboard);
     dashboard.startLoops();
@@ -213,7 +207,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   } catch (e) {
     await server?.shutdown();
     await client.close();
-    if (e instanceof StoreError) throw new Error(`store: ${e.message}`);
+    if (e instanceof StoreError) throw new Error(`store: ${e.message}`, { cause: e });
     throw e;
   }
 }

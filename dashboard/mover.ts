@@ -1,5 +1,5 @@
 /**
- * The dashboard's key mover on stock Redis (decision 6 of ARCHITECTURE.md): for each source
+ * The dashboard's key mover on stock Redis (no `SLOTSMGRT*` commands): for each source
  * master, one SCAN pass over every database that has keys serves every slot leaving that
  * master in the batch; the keys of those slots are moved with `MIGRATE … KEYS` in batches of
  * `migration_async_numkeys`; a slot is done when a whole pass finds none of its keys.
@@ -11,17 +11,52 @@
  * @module
  */
 
+import type { SlotProgressJson } from "../api/topom_stats.ts";
 import { RedisClient } from "../redis/redis_client.ts";
 import { RespError, type RespValue } from "../redis/resp_value.ts";
 import { slotOf } from "../redis/slot_hash.ts";
 import { parseAddr } from "../utils/addr.ts";
-import { log } from "../utils/log.ts";
-import type { SlotMove, SlotMover } from "./actions.ts";
-import type { Topom } from "./topom.ts";
+import { delay } from "../utils/async.ts";
+import { fromUtf8 } from "../utils/bytes.ts";
 import { errorMessage } from "../utils/errors.ts";
+import { log } from "../utils/log.ts";
+
+/** One slot whose keys must move: from the source master to the target master. */
+export interface SlotMove {
+  slot: number;
+  /** Source master ("" when the slot was offline: nothing to move). */
+  from: string;
+  to: string;
+  fromGroup: number;
+  toGroup: number;
+  /** Slots the source group owns: the first estimate of keys per slot divides its keys by it. */
+  sourceSlots: number;
+}
+
+/** What the mover needs from the scheduler that runs it. */
+export interface MoverHost {
+  readonly settings: {
+    readonly productAuth: string;
+    /** Timeout of each MIGRATE, ms. */
+    readonly migrationTimeout: number;
+    /** Keys per MIGRATE. */
+    readonly migrationAsyncNumkeys: number;
+  };
+  /** Microseconds to pause after each MIGRATE (room for clients). */
+  readonly intervalUs: number;
+  /** While true, no key moves (the mover waits where it is). */
+  readonly disabled: boolean;
+  /** Once true, the mover stops with an error. */
+  readonly closed: boolean;
+  /** The last step's status line (`[OK] Slot[0001] moved 10 keys`, `[ERROR] …`). */
+  report(status: string): void;
+}
+
+/** How often a disabled mover looks whether it may go on. */
+const DISABLED_POLL_MS = 100;
 
 /** Progress of one slot's migration, for the stats. */
-export interface SlotProgress {
+interface SlotProgress {
   slot: number;
   from: string;
   to: string;
@@ -37,12 +72,36 @@ export interface SlotProgress {
 /** SCAN COUNT: keys the server looks at per call. */
 const SCAN_COUNT = 1000;
 
-export class ScanMover implements SlotMover {
+/** Moves the keys of migrating slots by scanning their sources. */
+export class ScanMover {
+  #host: MoverHost;
   /** Slots being moved now. */
-  readonly progress = new Map<number, SlotProgress>();
+  readonly #progress = new Map<number, SlotProgress>();
   /** Keys moved since the dashboard started, and when the last batch ended: for keys/s. */
   totalMoved = 0;
   #rate = { keys: 0, since: performance.now(), perSecond: 0 };
+
+  constructor(host: MoverHost) {
+    this.#host = host;
+  }
+
+  /** `slot_action.migration` of the stats: keys moved, keys/s, and each slot moving now. */
+  toJson(): { keys_moved: number; keys_per_second: number; slots: SlotProgressJson[] } {
+    const now = Date.now();
+    return {
+      keys_moved: this.totalMoved,
+      keys_per_second: this.keysPerSecond,
+      slots: [...this.#progress.values()].map((p) => ({
+        slot: p.slot,
+        from: p.from,
+        to: p.to,
+        moved: p.moved,
+        remaining: p.remaining,
+        passes: p.passes,
+        seconds: Math.round((now - p.startedAt) / 1000),
+      })),
+    };
+  }
 
   /** Keys per second over the last few seconds. */
   get keysPerSecond(): number {
@@ -55,7 +114,8 @@ export class ScanMover implements SlotMover {
     return Math.round(this.#rate.perSecond);
   }
 
-  async move(moves: SlotMove[], topom: Topom): Promise<void> {
+  /** Moves every key of the slots; resolves when none of their keys is left on the sources. */
+  async move(moves: readonly SlotMove[]): Promise<void> {
     const bySource = new Map<string, SlotMove[]>();
     for (const m of moves) {
       if (!m.from) continue; // an offline slot has no keys anywhere
@@ -64,14 +124,15 @@ export class ScanMover implements SlotMover {
       list.push(m);
       bySource.set(m.from, list);
     }
-    await Promise.all([...bySource.entries()].map(([from, list]) => this.#moveFrom(from, list, topom)));
+    await Promise.all([...bySource.entries()].map(([from, list]) => this.#moveFrom(from, list)));
   }
 
-  async #moveFrom(from: string, moves: SlotMove[], topom: Topom): Promise<void> {
-    const cfg = topom.config;
+  async #moveFrom(from: string, moves: SlotMove[]): Promise<void> {
+    const host = this.#host;
+    const cfg = host.settings;
     const pending = new Map<number, SlotMove>(moves.map((m) => [m.slot, m]));
     for (const m of moves) {
-      this.progress.set(m.slot, {
+      this.#progress.set(m.slot, {
         slot: m.slot,
         from: m.from,
         to: m.to,
@@ -89,35 +150,35 @@ export class ScanMover implements SlotMover {
     });
     try {
       // Until the first pass has counted them: the source's keys spread evenly over its slots.
-      const owned = topom.slots().filter((m) => m.groupId === moves[0].fromGroup).length || 1;
+      const owned = moves[0].sourceSlots || 1;
       const perSlot = Math.round((await keyspaceTotal(client)) / owned);
-      for (const m of moves) this.progress.get(m.slot)!.remaining = perSlot;
+      for (const m of moves) this.#progress.get(m.slot)!.remaining = perSlot;
       while (pending.size > 0) {
-        if (topom.closed) throw new Error("the dashboard is closing");
+        if (host.closed) throw new Error("the dashboard is closing");
         const seen = new Map<number, number>();
         for (const db of await keyspaceDbs(client)) {
           await client.call("SELECT", db);
-          await this.#passDb(client, db, pending, seen, topom);
+          await this.#passDb(client, db, pending, seen);
         }
         for (const [slot] of [...pending]) {
-          const p = this.progress.get(slot)!;
+          const p = this.#progress.get(slot)!;
           p.passes++;
           // Every key a pass finds is moved in it; only keys written meanwhile can remain.
           p.remaining = 0;
           if (!seen.has(slot)) {
             pending.delete(slot);
             log.debug(`slot-[${slot}] has no keys left on ${from}: ${p.moved} moved`);
-            topom.actionProgress = `[OK] Slot[${String(slot).padStart(4, "0")}] moved ${p.moved} keys`;
+            host.report(`[OK] Slot[${String(slot).padStart(4, "0")}] moved ${p.moved} keys`);
           }
         }
       }
     } catch (e) {
       const first = moves[0].slot;
-      topom.actionProgress = `[ERROR] Slot[${String(first).padStart(4, "0")}]: ${errorMessage(e)}`;
+      host.report(`[ERROR] Slot[${String(first).padStart(4, "0")}]: ${errorMessage(e)}`);
       throw e;
     } finally {
       await client.close();
-      for (const m of moves) this.progress.delete(m.slot);
+      for (const m of moves) this.#progress.delete(m.slot);
     }
   }
 
@@ -127,20 +188,20 @@ export class ScanMover implements SlotMover {
     db: number,
     pending: Map<number, SlotMove>,
     seen: Map<number, number>,
-    topom: Topom,
   ): Promise<void> {
-    const batchSize = topom.config.migrationAsyncNumkeys;
+    const host = this.#host;
+    const batchSize = host.settings.migrationAsyncNumkeys;
     // Keys waiting to be moved, per target.
     const buckets = new Map<string, { keys: Uint8Array[]; slots: number[] }>();
     const flush = async (to: string) => {
       const b = buckets.get(to);
       if (!b || b.keys.length === 0) return;
       buckets.delete(to);
-      await this.#migrate(client, to, db, b.keys, topom);
+      await this.#migrate(client, to, db, b.keys);
       // The operator's pause between steps (µs), as Codis's action interval: room for clients.
-      if (topom.actionInterval > 0) await new Promise((r) => setTimeout(r, topom.actionInterval / 1000));
+      if (host.intervalUs > 0) await delay(host.intervalUs / 1000);
       for (const slot of b.slots) {
-        const p = this.progress.get(slot);
+        const p = this.#progress.get(slot);
         if (p) {
           p.moved++;
           if (p.remaining > 0) p.remaining--;
@@ -150,10 +211,10 @@ export class ScanMover implements SlotMover {
     let cursor = "0";
     do {
       // Disabled by the operator: data stops moving at once, and picks up where it stopped.
-      while (topom.actionDisabled && !topom.closed) await new Promise((r) => setTimeout(r, 100));
-      if (topom.closed) throw new Error("the dashboard is closing");
+      while (host.disabled && !host.closed) await delay(DISABLED_POLL_MS);
+      if (host.closed) throw new Error("the dashboard is closing");
       const reply = await client.call("SCAN", cursor, "COUNT", SCAN_COUNT) as RespValue[];
-      cursor = new TextDecoder().decode(reply[0] as Uint8Array);
+      cursor = fromUtf8(reply[0] as Uint8Array);
       for (const key of reply[1] as Uint8Array[]) {
         const slot = slotOf(key);
         const move = pending.get(slot);
@@ -170,16 +231,17 @@ export class ScanMover implements SlotMover {
   }
 
   /** `MIGRATE host port "" db timeout [AUTH pw] KEYS k…`: atomic per call; NOKEY = already gone. */
-  async #migrate(client: RedisClient, to: string, db: number, keys: Uint8Array[], topom: Topom): Promise<void> {
+  async #migrate(client: RedisClient, to: string, db: number, keys: Uint8Array[]): Promise<void> {
     const { host, port } = parseAddr(to);
-    const auth = topom.config.productAuth ? ["AUTH", topom.config.productAuth] : [];
+    const cfg = this.#host.settings;
+    const auth = cfg.productAuth ? ["AUTH", cfg.productAuth] : [];
     const reply = await client.send([
       "MIGRATE",
       host,
       port,
       "",
       db,
-      topom.config.migrationTimeout,
+      cfg.migrationTimeout,
       ...auth,
       "KEYS",
       ...keys,
@@ -197,7 +259,7 @@ export class ScanMover implements SlotMover {
 /** Keys in every database, from INFO keyspace. */
 async function keyspaceTotal(client: RedisClient): Promise<number> {
   const info = await client.call("INFO", "keyspace");
-  const text = info instanceof Uint8Array ? new TextDecoder().decode(info) : String(info);
+  const text = info instanceof Uint8Array ? fromUtf8(info) : String(info);
   let total = 0;
   for (const m of text.matchAll(/^db\d+:keys=(\d+)/gm)) total += Number(m[1]);
   return total;
@@ -206,7 +268,7 @@ async function keyspaceTotal(client: RedisClient): Promise<number> {
 /** The databases that hold keys, from INFO keyspace (`db3:keys=10,...`). */
 export async function keyspaceDbs(client: RedisClient): Promise<number[]> {
   const info = await client.call("INFO", "keyspace");
-  const text = info instanceof Uint8Array ? new TextDecoder().decode(info) : String(info);
+  const text = info instanceof Uint8Array ? fromUtf8(info) : String(info);
   const dbs: number[] = [];
   for (const line of text.split("\r\n")) {
     const m = /^db(\d+):keys=(\d+)/.exec(line);

@@ -2,23 +2,45 @@
  * The dashboard's stats loop (Codis's `pkg/topom/topom_stats.go`): every second, INFO and
  * `CONFIG GET maxmemory` from every group server and the stats of every proxy, each probe with
  * its own time budget, so a dead or hung server or proxy shows as an error or a timeout and
- * never holds up the others.
+ * never holds up the others. A registered proxy that answers but is offline (it restarted at the
+ * same address) is brought online again.
  *
  * @module
  */
 
+import type { ProxyProbeJson, ServerProbeJson } from "../api/topom_stats.ts";
+import type { ProxyAdminClient } from "../api/proxy_client.ts";
+import type { StoredProxy } from "../coord/store.ts";
 import { parseInfo, RedisClient } from "../redis/redis_client.ts";
-import { deadline } from "../utils/async.ts";
-import { log } from "../utils/log.ts";
-import type { Topom } from "./topom.ts";
+import { deadline, Loop } from "../utils/async.ts";
 import { errorMessage } from "../utils/errors.ts";
+import { log } from "../utils/log.ts";
 
-/** One probe's result, in Codis's shape. */
-export interface ProbeResult {
-  stats?: Record<string, unknown>;
-  error?: { Cause: string };
-  unixtime: number;
-  timeout?: boolean;
+/** What the stats loop reads from the rest of the dashboard. */
+export interface StatsHost {
+  /** Every group server's address. */
+  serverAddrs(): string[];
+  proxies(): StoredProxy[];
+  proxyClient(p: StoredProxy): ProxyAdminClient;
+  /** The password of the servers. */
+  readonly productAuth: string;
+  /** What the last sync action of a server found worth telling ("" when nothing). */
+  syncNote(addr: string): string;
+  /** Brings a registered proxy that restarted back online. */
+  reonlineProxy(token: string): Promise<void>;
+}
+
+/**
+ * A server's INFO as a map, with `master_addr` (`host:port`) when it is a replica and its
+ * `maxmemory`, as Codis's stats show them.
+ */
+export async function readServerStats(client: RedisClient): Promise<Record<string, string>> {
+  const [info, maxmemory] = await client.pipeline([["INFO"], ["CONFIG", "GET", "maxmemory"]]);
+  if (typeof info !== "string") throw new Error(`INFO failed: ${(info as { message?: string })?.message ?? info}`);
+  const stats = parseInfo(info);
+  if (stats.role === "slave" && stats.master_host) stats.master_addr = `${stats.master_host}:${stats.master_port}`;
+  if (Array.isArray(maxmemory) && maxmemory.length === 2) stats.maxmemory = String(maxmemory[1]);
+  return stats;
 }
 
 /** How long one probe may take. */
@@ -26,27 +48,37 @@ export const PROBE_TIMEOUT_MS = 1000;
 
 class Timeout extends Error {}
 
+/** The latest stats of every server and proxy, refreshed every second. */
 export class StatsCollector {
-  readonly topom: Topom;
-  servers: Record<string, ProbeResult> = {};
-  proxies: Record<string, ProbeResult> = {};
+  /** The last round's result of each server, by address. */
+  servers: Record<string, ServerProbeJson> = {};
+  /** The last round's result of each proxy, by token. */
+  proxies: Record<string, ProxyProbeJson> = {};
+  #host: StatsHost;
   #clients = new Map<string, RedisClient>();
   /** Proxies being re-onlined now (at most one attempt each at a time). */
   #reonlining = new Set<string>();
+  #loop: Loop | null = null;
 
-  constructor(topom: Topom) {
-    this.topom = topom;
+  constructor(host: StatsHost) {
+    this.#host = host;
+  }
+
+  /** Starts refreshing every second. */
+  start(): void {
+    this.#loop ??= new Loop("stats", async () => await this.refresh(), {
+      onError: (name, message) => log.warn(`${name}: ${message}`),
+    });
   }
 
   /** One round: every probe at once; the maps are replaced when all have answered or timed out. */
   async refresh(): Promise<void> {
-    const servers = this.topom.groups().flatMap((g) => g.servers.map((s) => s.addr));
-    const proxies = this.topom.proxies();
+    const host = this.#host;
+    const servers = host.serverAddrs();
+    const proxies = host.proxies();
     const [serverResults, proxyResults] = await Promise.all([
       Promise.all(servers.map((addr) => this.#probe(() => this.#serverStats(addr), () => this.#dropClient(addr)))),
-      Promise.all(
-        proxies.map((p) => this.#probe(() => this.topom.proxyClient(p).stats() as Promise<Record<string, unknown>>)),
-      ),
+      Promise.all(proxies.map((p) => this.#probe(() => host.proxyClient(p).stats()))),
     ]);
     this.servers = Object.fromEntries(servers.map((addr, i) => [addr, serverResults[i]]));
     this.proxies = Object.fromEntries(proxies.map((p, i) => [p.model.token, proxyResults[i]]));
@@ -55,16 +87,21 @@ export class StatsCollector {
     // A registered proxy that answers but is offline restarted at the same address: re-online it.
     proxies.forEach((p, i) => {
       const s = proxyResults[i].stats;
-      if (s && s.online === false && s.closed === false && !this.#reonlining.has(p.model.token)) {
+      if (s && !s.online && !s.closed && !this.#reonlining.has(p.model.token)) {
         this.#reonlining.add(p.model.token);
-        this.topom.reonlineProxy(p.model.token)
+        host.reonlineProxy(p.model.token)
           .catch((e) => log.warn(`re-online proxy-[${p.model.token}] failed: ${errorMessage(e)}`))
           .finally(() => this.#reonlining.delete(p.model.token));
       }
     });
   }
 
-  async #probe(run: () => Promise<Record<string, unknown>>, onTimeout?: () => void): Promise<ProbeResult> {
+  async #probe<T>(run: () => Promise<T>, onTimeout?: () => void): Promise<{
+    stats?: T;
+    error?: { Cause: string };
+    unixtime: number;
+    timeout?: boolean;
+  }> {
     const unixtime = Math.floor(Date.now() / 1000);
     try {
       const stats = await deadline(run(), PROBE_TIMEOUT_MS, { error: () => new Timeout() });
@@ -78,23 +115,19 @@ export class StatsCollector {
     }
   }
 
-  async #serverStats(addr: string): Promise<Record<string, unknown>> {
+  async #serverStats(addr: string): Promise<Record<string, string>> {
     let client = this.#clients.get(addr);
     if (!client || client.closed) {
       client = await RedisClient.connect(addr, {
-        password: this.topom.config.productAuth,
+        password: this.#host.productAuth,
         connectTimeoutMs: PROBE_TIMEOUT_MS,
         timeoutMs: PROBE_TIMEOUT_MS * 5,
       });
       this.#clients.set(addr, client);
     }
     try {
-      const [info, maxmemory] = await client.pipeline([["INFO"], ["CONFIG", "GET", "maxmemory"]]);
-      if (typeof info !== "string") throw new Error(`INFO failed: ${(info as { message?: string })?.message ?? info}`);
-      const stats: Record<string, unknown> = parseInfo(info);
-      if (stats.role === "slave" && stats.master_host) stats.master_addr = `${stats.master_host}:${stats.master_port}`;
-      if (Array.isArray(maxmemory) && maxmemory.length === 2) stats.maxmemory = String(maxmemory[1]);
-      const note = this.topom.syncNotes.get(addr);
+      const stats = await readServerStats(client);
+      const note = this.#host.syncNote(addr);
       if (note) stats.sync_note = note;
       return stats;
     } catch (e) {
@@ -109,7 +142,9 @@ export class StatsCollector {
     c?.close();
   }
 
+  /** Stops the loop and closes every connection. */
   async close(): Promise<void> {
+    await this.#loop?.stop();
     await Promise.all([...this.#clients.values()].map((c) => c.close()));
     this.#clients.clear();
   }

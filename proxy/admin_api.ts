@@ -1,40 +1,45 @@
 /**
- * The proxy's admin HTTP API, with Codis's routes (Codis's `pkg/proxy/proxy_api.go`) and xauth checks.
+ * The proxy's admin HTTP API, with Codis's routes (Codis's `pkg/proxy/proxy_api.go`). Routes with
+ * an `:xauth` check it first (a middleware); errors answer 4xx/5xx with `{"Cause": "…"}`.
  *
  * @module
  */
 
 import { Hono } from "hono";
-import { proxyModelToJson, slotsFromJson, slotToJson } from "../coord/models.ts";
-import { ApiError, installErrorHandlers, json, readJsonBody } from "../utils/http.ts";
+import { type ProxyOverviewJson, type ProxyStatsJson, STATS_CMD, STATS_RUNTIME } from "../api/proxy_stats.ts";
+import { type ProxyModel, proxyModelToJson, SlotListSchema, type SlotSpec, slotToJson } from "../coord/models.ts";
+import { CodisError, invalid } from "../utils/errors.ts";
+import { installErrorHandlers, json, jsonBody, ok, requireXAuth } from "../utils/http.ts";
 import { log, parseLogLevel } from "../utils/log.ts";
-import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
-import { proxyConfigJson } from "./config.ts";
-import type { Proxy } from "./proxy.ts";
-import { errorMessage } from "../utils/errors.ts";
 
-function checkXAuth(proxy: Proxy, xauth: string | undefined): void {
-  if (!xauth) throw new ApiError(401, "missing xauth, please check product name & auth");
-  if (xauth !== proxy.xauth) throw new ApiError(403, "invalid xauth, please check product name & auth");
-  if (proxy.closed) throw new ApiError(503, "use of closed proxy");
+/** What the admin API drives: the proxy, seen through the operations its routes need. */
+export interface ProxyAdminHost {
+  readonly model: ProxyModel;
+  /** The key of this proxy's admin API. */
+  readonly xauth: string;
+  readonly closed: boolean;
+  overviewJson(): ProxyOverviewJson;
+  /** The stats; `flags` as `/api/proxy/stats/:xauth/:flags` takes them. */
+  statsJson(flags: number): ProxyStatsJson;
+  slotSpecs(): SlotSpec[];
+  fillSlots(specs: SlotSpec[]): Promise<void>;
+  start(): void;
+  resetStats(): void;
+  /** Shuts the proxy down (after the reply has been sent). */
+  close(): Promise<void>;
 }
 
-/** The proxy's overview (`/proxy`): version, config, model, full stats, slots. */
-export function proxyOverviewJson(p: Proxy): Record<string, unknown> {
-  return {
-    version: VERSION_TEXT,
-    compile: COMPILE_TEXT,
-    config: proxyConfigJson(p.config),
-    model: proxyModelToJson(p.model),
-    stats: p.fullStatsJson(),
-    slots: p.router.specs().map(slotToJson),
-  };
-}
-
-/** Builds the admin API of the proxy returned by `getProxy`. */
-export function proxyAdminApp(getProxy: () => Proxy): Hono {
+/** Builds the admin API of the proxy that `getHost` returns (the proxy exists once the listeners are bound). */
+export function proxyAdminApp(getHost: () => ProxyAdminHost): Hono {
   const app = new Hono();
   installErrorHandlers(app, (e) => log.error("proxy admin API failed", e));
+  const auth = requireXAuth({
+    expected: () => getHost().xauth,
+    hint: "please check product name & auth",
+    check: () => {
+      if (getHost().closed) throw new CodisError("unavailable", "use of closed proxy");
+    },
+  });
 
   app.use("/api/*", async (c, next) => {
     if (c.req.method !== "GET") {
@@ -45,94 +50,60 @@ export function proxyAdminApp(getProxy: () => Proxy): Hono {
   });
 
   app.get("/", (c) => c.redirect("/proxy"));
-  app.get("/proxy", (c) => json(c, proxyOverviewJson(getProxy())));
-  app.get("/proxy/model", (c) => json(c, proxyModelToJson(getProxy().model)));
-  app.get("/proxy/stats", (c) => json(c, getProxy().fullStatsJson()));
-  app.get("/proxy/slots", (c) => json(c, getProxy().router.specs().map(slotToJson)));
+  app.get("/proxy", (c) => json(c, getHost().overviewJson()));
+  app.get("/proxy/model", (c) => json(c, proxyModelToJson(getHost().model)));
+  app.get("/proxy/stats", (c) => json(c, getHost().statsJson(STATS_CMD | STATS_RUNTIME)));
+  app.get("/proxy/slots", (c) => json(c, getHost().slotSpecs().map(slotToJson)));
 
-  app.get("/api/proxy/model", (c) => json(c, proxyModelToJson(getProxy().model)));
-  app.get("/api/proxy/xping/:xauth", (c) => {
-    checkXAuth(getProxy(), c.req.param("xauth"));
-    return json(c, "OK");
-  });
-  app.get("/api/proxy/stats/:xauth", (c) => {
-    const p = getProxy();
-    checkXAuth(p, c.req.param("xauth"));
-    return json(c, p.statsJson(0));
-  });
-  app.get("/api/proxy/stats/:xauth/:flags", (c) => {
-    const p = getProxy();
-    checkXAuth(p, c.req.param("xauth"));
+  app.get("/api/proxy/model", (c) => json(c, proxyModelToJson(getHost().model)));
+  app.get("/api/proxy/xping/:xauth", auth, (c) => ok(c));
+  app.get("/api/proxy/stats/:xauth", auth, (c) => json(c, getHost().statsJson(0)));
+  app.get("/api/proxy/stats/:xauth/:flags", auth, (c) => {
     const text = c.req.param("flags");
-    if (!/^\d+$/.test(text)) throw new ApiError(400, `invalid stats flags "${text}": not an integer`);
-    return json(c, p.statsJson(Number(text)));
+    if (!/^\d+$/.test(text)) throw invalid(`invalid stats flags "${text}": not an integer`);
+    return json(c, getHost().statsJson(Number(text)));
   });
-  app.get("/api/proxy/slots/:xauth", (c) => {
-    const p = getProxy();
-    checkXAuth(p, c.req.param("xauth"));
-    return json(c, p.router.specs().map(slotToJson));
+  app.get("/api/proxy/slots/:xauth", auth, (c) => json(c, getHost().slotSpecs().map(slotToJson)));
+  app.put("/api/proxy/start/:xauth", auth, (c) => {
+    getHost().start();
+    return ok(c);
   });
-  app.put("/api/proxy/start/:xauth", (c) => {
-    const p = getProxy();
-    checkXAuth(p, c.req.param("xauth"));
-    p.start();
-    return json(c, "OK");
+  app.put("/api/proxy/stats/reset/:xauth", auth, (c) => {
+    getHost().resetStats();
+    return ok(c);
   });
-  app.put("/api/proxy/stats/reset/:xauth", (c) => {
-    const p = getProxy();
-    checkXAuth(p, c.req.param("xauth"));
-    p.stats.reset();
-    return json(c, "OK");
-  });
-  app.put("/api/proxy/forcegc/:xauth", (c) => {
-    // Go-specific in Codis; Deno collects garbage on its own. Accepted for compatibility.
-    checkXAuth(getProxy(), c.req.param("xauth"));
-    return json(c, "OK");
-  });
-  app.put("/api/proxy/shutdown/:xauth", (c) => {
-    const p = getProxy();
-    checkXAuth(p, c.req.param("xauth"));
+  // Go-specific in Codis; Deno collects garbage on its own. Accepted for compatibility.
+  app.put("/api/proxy/forcegc/:xauth", auth, (c) => ok(c));
+  app.put("/api/proxy/shutdown/:xauth", auth, (c) => {
+    const host = getHost();
     // Answer first; the shutdown closes this very server.
-    setTimeout(() => void p.close(), 10);
-    return json(c, "OK");
+    setTimeout(() => void host.close(), 10);
+    return ok(c);
   });
-  app.put("/api/proxy/loglevel/:xauth/:value", (c) => {
-    checkXAuth(getProxy(), c.req.param("xauth"));
+  app.put("/api/proxy/loglevel/:xauth/:value", auth, (c) => {
     const level = parseLogLevel(c.req.param("value"));
-    if (!level) throw new ApiError(400, "invalid loglevel");
+    if (!level) throw invalid("invalid loglevel");
     log.setLevel(level);
-    return json(c, "OK");
+    return ok(c);
   });
-  app.put("/api/proxy/fillslots/:xauth", async (c) => {
-    const p = getProxy();
-    checkXAuth(p, c.req.param("xauth"));
-    const body = await readJsonBody(c);
-    let specs;
-    try {
-      specs = slotsFromJson(body);
-    } catch (e) {
-      throw new ApiError(400, errorMessage(e));
-    }
-    await p.fillSlots(specs);
-    return json(c, "OK");
+  app.put("/api/proxy/fillslots/:xauth", auth, jsonBody(SlotListSchema), async (c) => {
+    await getHost().fillSlots(c.req.valid("json"));
+    return ok(c);
   });
-  app.put("/api/proxy/sentinels/:xauth", (c) => {
-    checkXAuth(getProxy(), c.req.param("xauth"));
-    throw new ApiError(501, "sentinels are not supported by this proxy yet");
-  });
-  app.put("/api/proxy/sentinels/:xauth/rewatch", (c) => {
-    checkXAuth(getProxy(), c.req.param("xauth"));
-    throw new ApiError(501, "sentinels are not supported by this proxy yet");
-  });
+  const noSentinels = () => {
+    throw new CodisError("unsupported", "sentinels are not supported by this proxy yet");
+  };
+  app.put("/api/proxy/sentinels/:xauth", auth, noSentinels);
+  app.put("/api/proxy/sentinels/:xauth/rewatch", auth, noSentinels);
   return app;
 }
 
 /** Serves the admin API; `onListen` learns the bound port. */
 export function serveProxyAdmin(
-  getProxy: () => Proxy,
+  getHost: () => ProxyAdminHost,
   options: { hostname: string; port: number; onListen?: (addr: Deno.NetAddr) => void },
 ): Deno.HttpServer {
-  const app = proxyAdminApp(getProxy);
+  const app = proxyAdminApp(getHost);
   return Deno.serve({
     hostname: options.hostname,
     port: options.port,

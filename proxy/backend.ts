@@ -12,6 +12,7 @@
 import { NEED_MORE, PROTOCOL_ERROR, ReplyScanner, type RespLimits } from "../redis/resp_scanner.ts";
 import { ByteWriter } from "../redis/resp_writer.ts";
 import { ReadBuffer } from "../redis/read_buffer.ts";
+import { RESP_BULK, RESP_ERROR } from "../redis/resp_types.ts";
 import { parseAddr } from "../utils/addr.ts";
 import { Fifo } from "../utils/fifo.ts";
 import { log } from "../utils/log.ts";
@@ -296,7 +297,7 @@ export class BackendConn {
             return;
           }
           if (this.#written > 0) this.#written--;
-          if (buf[start] === 0x2d) this.#checkStale(buf, start);
+          if (buf[start] === RESP_ERROR) this.#checkStale(buf, start);
           pending.onReply(buf, start, frameEnd);
           if (generation !== this.#generation) return; // the reply broke the connection
           start = frameEnd;
@@ -363,7 +364,7 @@ export class BackendConn {
 
   /** A handshake reply arrived: an error reply (wrong password, bad db) breaks the connection. */
   handshakeDone(step: string, buf: Uint8Array, start: number, end: number): void {
-    if (buf[start] !== 0x2d) return;
+    if (buf[start] !== RESP_ERROR) return;
     const text = new TextDecoder().decode(buf.subarray(start + 1, end - 2));
     this.#broken(`${step} to ${this.addr} failed: ${text}`);
   }
@@ -396,7 +397,7 @@ class StaleProbe implements Pending {
     this.#conn = conn;
   }
   onReply(buf: Uint8Array, start: number, end: number): void {
-    if (buf[start] !== 0x24) return;
+    if (buf[start] !== RESP_BULK) return;
     const text = new TextDecoder().decode(buf.subarray(start, end));
     const down = /master_link_status:down/.test(text);
     const loading = /loading:1/.test(text);

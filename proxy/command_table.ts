@@ -7,6 +7,9 @@
  * @module
  */
 
+import { assertNever } from "../utils/errors.ts";
+import { asciiUpper as upper, type Frame } from "./frame.ts";
+
 /** Changes data (Codis: Write). */
 export const WRITE = 1;
 /** Unknown effect, treated as a write (Codis: MayWrite); every unknown command has it. */
@@ -434,10 +437,6 @@ const BUCKETS = 1024;
 const buckets: CommandInfo[][] = Array.from({ length: BUCKETS }, () => []);
 for (const c of COMMANDS) buckets[nameHash(c.nameBytes, 0, c.nameBytes.length)].push(c);
 
-function upper(c: number): number {
-  return c >= 97 && c <= 122 ? c - 32 : c;
-}
-
 function nameHash(buf: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) h = Math.imul(h ^ upper(buf[i]), 0x01000193);
@@ -466,17 +465,17 @@ export function commandNamed(name: string): CommandInfo | undefined {
 }
 
 /**
- * Calls `visit(start, end)` for each key of a request whose arguments are `args` (pairs of
- * offsets into `buf`, `argc` of them), following the command's key specification.
+ * Calls `visit(start, end)` for each key of the request in `frame` (offsets into `frame.buf`),
+ * following the command's key specification.
  */
 export function forEachKey(
   cmd: CommandInfo | undefined,
-  buf: Uint8Array,
-  args: Int32Array,
-  argc: number,
+  frame: Frame,
   visit: (start: number, end: number) => void,
 ): void {
   const spec: KeySpec = cmd ? cmd.keys : K1;
+  const args = frame.args;
+  const argc = frame.argc;
   const key = (i: number) => visit(args[i * 2], args[i * 2 + 1]);
   switch (spec.kind) {
     case "none":
@@ -489,12 +488,12 @@ export function forEachKey(
     case "numkeys": {
       for (const i of spec.before ?? []) if (i < argc) key(i);
       if (spec.numkeysAt >= argc) return;
-      const n = argInteger(buf, args, spec.numkeysAt);
+      const n = frame.argInteger(spec.numkeysAt);
       for (let i = 0; i < n && spec.numkeysAt + 1 + i < argc; i++) key(spec.numkeysAt + 1 + i);
       break;
     }
     case "streams": {
-      const at = findKeyword(buf, args, argc, "STREAMS", 1);
+      const at = frame.findKeyword("STREAMS", 1);
       if (at < 0) return;
       const n = Math.floor((argc - at - 1) / 2);
       for (let i = 0; i < n; i++) key(at + 1 + i);
@@ -503,59 +502,39 @@ export function forEachKey(
     case "subcommand":
       if (spec.at < argc) key(spec.at);
       break;
+    default:
+      assertNever(spec);
   }
   if (cmd?.keysAfter) {
     for (const word of cmd.keysAfter) {
-      const at = findKeyword(buf, args, argc, word, 2);
+      const at = frame.findKeyword(word, 2);
       if (at >= 0 && at + 1 < argc) key(at + 1);
     }
   }
 }
 
+/** Copies of the keys of the request in `frame`. */
+export function keysOf(cmd: CommandInfo | undefined, frame: Frame): Uint8Array[] {
+  const keys: Uint8Array[] = [];
+  const buf = frame.buf;
+  forEachKey(cmd, frame, (s, e) => keys.push(buf.slice(s, e)));
+  return keys;
+}
+
 /**
- * The routing key's argument index for a request, or -1 when it has none (keyless commands, and
- * requests missing their key, which any backend can answer with its own error).
+ * The routing key's argument index for the request in `frame`, or -1 when it has none (keyless
+ * commands, and requests missing their key, which any backend can answer with its own error).
  */
-export function routeIndex(cmd: CommandInfo | undefined, buf: Uint8Array, args: Int32Array, argc: number): number {
+export function routeIndex(cmd: CommandInfo | undefined, frame: Frame): number {
   const r = cmd ? cmd.route : 1;
-  if (r > 0) return r < argc ? r : -1;
+  if (r > 0) return r < frame.argc ? r : -1;
   if (r === 0) return -1;
   // route -1: the first key found by the key specification (XREAD … STREAMS key …)
   let first = -1;
-  forEachKey(cmd, buf, args, argc, (start) => {
+  const args = frame.args;
+  forEachKey(cmd, frame, (start) => {
     if (first >= 0) return;
-    for (let i = 0; i < argc; i++) if (args[i * 2] === start) first = i;
+    for (let i = 0; i < frame.argc; i++) if (args[i * 2] === start) first = i;
   });
   return first;
-}
-
-/** The integer value of argument `i`, or -1 when it is not a non-negative integer. */
-export function argInteger(buf: Uint8Array, args: Int32Array, i: number): number {
-  const start = args[i * 2];
-  const end = args[i * 2 + 1];
-  if (end <= start || end - start > 15) return -1;
-  let n = 0;
-  for (let p = start; p < end; p++) {
-    const d = buf[p] - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-/** True when argument `i` equals `word` (ASCII, any case). */
-export function argEquals(buf: Uint8Array, args: Int32Array, i: number, word: string): boolean {
-  const start = args[i * 2];
-  const end = args[i * 2 + 1];
-  if (end - start !== word.length) return false;
-  for (let p = 0; p < word.length; p++) {
-    if (upper(buf[start + p]) !== word.charCodeAt(p)) return false;
-  }
-  return true;
-}
-
-/** Index of the first argument at or after `from` that equals `word`, or -1. */
-export function findKeyword(buf: Uint8Array, args: Int32Array, argc: number, word: string, from: number): number {
-  for (let i = from; i < argc; i++) if (argEquals(buf, args, i, word)) return i;
-  return -1;
 }

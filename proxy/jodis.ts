@@ -9,6 +9,7 @@
 
 import { type CoordClient, type EphemeralNode, parentPath } from "../coord/client.ts";
 import { openClient } from "../coord/open.ts";
+import { delay } from "../utils/async.ts";
 import { log } from "../utils/log.ts";
 import type { ProxyConfig } from "./config.ts";
 import type { ProxyModel } from "../coord/models.ts";
@@ -30,13 +31,17 @@ export class Jodis {
   #client: CoordClient | null = null;
   #node: EphemeralNode | null = null;
   #running: Promise<void> | null = null;
-  #stopped = false;
-  #wake: (() => void) | null = null;
+  #stop = new AbortController();
+  /** Resolves with null once stopped: raced against the node's loss. */
+  #stopped: Promise<null>;
 
   constructor(config: ProxyConfig, model: ProxyModel) {
     this.#config = config;
     this.#model = model;
     this.path = jodisPath(config, model.token);
+    this.#stopped = new Promise((resolve) =>
+      this.#stop.signal.addEventListener("abort", () => resolve(null), { once: true })
+    );
   }
 
   /** The node's content, as Codis writes it. */
@@ -52,13 +57,14 @@ export class Jodis {
 
   /** Starts keeping the node (idempotent). */
   start(): void {
-    if (this.#running || this.#stopped) return;
+    if (this.#running || this.#stop.signal.aborted) return;
     this.#running = this.#keep();
   }
 
   async #keep(): Promise<void> {
     let backoff = 1000;
-    while (!this.#stopped) {
+    const stop = this.#stop.signal;
+    while (!stop.aborted) {
       try {
         this.#client ??= await openClient(this.#config.jodisName, this.#config.jodisAddr, {
           auth: this.#config.jodisAuth,
@@ -67,10 +73,10 @@ export class Jodis {
         });
         // A node left by a previous run of this proxy (same token) is ours to replace.
         await this.#client.delete(this.path);
-        if (this.#stopped) return;
+        if (stop.aborted) return;
         this.#node = await this.#client.createEphemeral(this.path, this.data);
         log.info(`jodis: registered ${this.path}`);
-        if (this.#stopped) return;
+        if (stop.aborted) return;
         backoff = 1000;
         // Lost with the session or lease, or deleted by someone else (seen by watching the directory).
         let onDeleted!: (e: Error) => void;
@@ -84,7 +90,7 @@ export class Jodis {
         const lost = await Promise.race([
           this.#node.lost,
           deleted,
-          new Promise<null>((r) => this.#wake = () => r(null)),
+          this.#stopped,
         ]);
         await watch.close();
         if (lost === null) return; // stopped
@@ -93,17 +99,11 @@ export class Jodis {
         await this.#node.remove().catch(() => {});
         this.#node = null;
       } catch (e) {
-        if (this.#stopped) return;
+        if (stop.aborted) return;
         log.warn(`jodis: cannot register ${this.path}: ${errorMessage(e)}`);
         await this.#client?.close().catch(() => {});
         this.#client = null;
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, backoff);
-          this.#wake = () => {
-            clearTimeout(t);
-            r();
-          };
-        });
+        await delay(backoff, { signal: stop });
         backoff = Math.min(backoff * 2, 30_000);
       }
     }
@@ -111,8 +111,7 @@ export class Jodis {
 
   /** Deletes the node and stops. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#wake?.();
+    this.#stop.abort();
     await this.#running;
     try {
       await this.#node?.remove();

@@ -11,14 +11,25 @@
  */
 
 import dgram from "node:dgram";
-import { log } from "../utils/log.ts";
+import type { ProxyModel } from "../coord/models.ts";
 import { parseAddr } from "../utils/addr.ts";
-import type { Proxy } from "./proxy.ts";
+import { Loop } from "../utils/async.ts";
 import { toCodisJson } from "../utils/json.ts";
-import { errorMessage } from "../utils/errors.ts";
+import { log } from "../utils/log.ts";
+import type { ProxyConfig } from "./config.ts";
+import type { ProxyStats } from "./stats.ts";
+
+/** What the reporters read from the proxy. */
+export interface MetricsSource {
+  readonly config: ProxyConfig;
+  readonly model: ProxyModel;
+  readonly stats: ProxyStats;
+  /** The overview JSON the metrics server gets. */
+  overviewJson(): unknown;
+}
 
 /** Codis's metric fields, from the proxy's counters. */
-export function metricFields(proxy: Proxy): Record<string, number> {
+export function metricFields(proxy: MetricsSource): Record<string, number> {
   const s = proxy.stats;
   return {
     ops_total: s.total,
@@ -34,14 +45,14 @@ export function metricFields(proxy: Proxy): Record<string, number> {
 }
 
 /** Codis's statsd key: `prefix.product.admin_addr.proxy_addr.field`, with `.` and `:` in the addresses as `_`. */
-export function statsdKey(prefix: string, proxy: Proxy, field: string): string {
+export function statsdKey(prefix: string, proxy: MetricsSource, field: string): string {
   const addr = (a: string) => a.replace(/[.:]/g, "_");
   const parts = [proxy.config.productName, addr(proxy.model.adminAddr), addr(proxy.model.proxyAddr), field];
   return (prefix ? [prefix, ...parts] : parts).join(".");
 }
 
 /** One InfluxDB line: `codis_usage,tag=… field=…i,…`. */
-export function influxLine(proxy: Proxy): string {
+export function influxLine(proxy: MetricsSource): string {
   const esc = (v: string) => v.replace(/([,= ])/g, "\\$1");
   const tags = {
     token: proxy.model.token,
@@ -57,89 +68,65 @@ export function influxLine(proxy: Proxy): string {
   return `codis_usage,${tagText} ${fields}`;
 }
 
-/** A reporter loop: `send` every `periodMs` (at least 1 s), backing off after failures. */
-class Reporter {
-  #stopped = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(readonly name: string, readonly periodMs: number, readonly send: () => Promise<void>) {
-    this.#schedule(Math.max(1000, periodMs));
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    this.#timer = setTimeout(() => this.#run(), ms);
-  }
-
-  async #run(backoff = 0): Promise<void> {
-    try {
-      await this.send();
-      this.#schedule(Math.max(1000, this.periodMs));
-    } catch (e) {
-      const next = Math.min(15_000, Math.max(1000, backoff * 2));
-      log.warn(`metrics ${this.name}: ${errorMessage(e)}; next try in ${next / 1000} s`);
-      if (!this.#stopped) this.#timer = setTimeout(() => this.#run(next), next);
-    }
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-  }
+/** A reporter: `send` every period (at least 1 s), backing off from 1 s to 15 s after failures. */
+function reporter(name: string, periodMs: number, send: () => Promise<void>): Loop {
+  const period = Math.max(1000, periodMs);
+  return new Loop(`metrics ${name}`, async () => void await send(), {
+    periodMs: period,
+    initialDelayMs: period,
+    errorBackoffMs: 1000,
+    errorBackoffMaxMs: 15_000,
+    onError: (loop, message, retryMs) => log.warn(`${loop}: ${message}; next try in ${retryMs / 1000} s`),
+  });
 }
 
 /** The reporters the configuration asks for; `stop()` ends them. */
 export class MetricsReporters {
-  #reporters: Reporter[] = [];
+  #reporters: Loop[] = [];
   #udp: dgram.Socket | null = null;
 
-  constructor(proxy: Proxy, overview: () => unknown) {
+  constructor(proxy: MetricsSource) {
     const c = proxy.config;
     if (c.metricsReportServer) {
-      this.#reporters.push(
-        new Reporter("server", c.metricsReportPeriod, async () => {
-          const res = await fetch(c.metricsReportServer, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: toCodisJson(overview()),
-            signal: AbortSignal.timeout(5000),
-          });
-          await res.body?.cancel();
-          if (!res.ok) throw new Error(`${c.metricsReportServer} answered ${res.status}`);
-        }),
-      );
+      this.#reporters.push(reporter("server", c.metricsReportPeriod, async () => {
+        const res = await fetch(c.metricsReportServer, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: toCodisJson(proxy.overviewJson()),
+          signal: AbortSignal.timeout(5000),
+        });
+        await res.body?.cancel();
+        if (!res.ok) throw new Error(`${c.metricsReportServer} answered ${res.status}`);
+      }));
     }
     if (c.metricsReportInfluxdbServer) {
       const url = new URL("/write", c.metricsReportInfluxdbServer);
       if (c.metricsReportInfluxdbDatabase) url.searchParams.set("db", c.metricsReportInfluxdbDatabase);
       if (c.metricsReportInfluxdbUsername) url.searchParams.set("u", c.metricsReportInfluxdbUsername);
       if (c.metricsReportInfluxdbPassword) url.searchParams.set("p", c.metricsReportInfluxdbPassword);
-      this.#reporters.push(
-        new Reporter("influxdb", c.metricsReportInfluxdbPeriod, async () => {
-          const res = await fetch(url, { method: "POST", body: influxLine(proxy), signal: AbortSignal.timeout(5000) });
-          await res.body?.cancel();
-          if (!res.ok) throw new Error(`${url.origin} answered ${res.status}`);
-        }),
-      );
+      this.#reporters.push(reporter("influxdb", c.metricsReportInfluxdbPeriod, async () => {
+        const res = await fetch(url, { method: "POST", body: influxLine(proxy), signal: AbortSignal.timeout(5000) });
+        await res.body?.cancel();
+        if (!res.ok) throw new Error(`${url.origin} answered ${res.status}`);
+      }));
     }
     if (c.metricsReportStatsdServer) {
       const { host, port } = parseAddr(c.metricsReportStatsdServer);
-      this.#reporters.push(
-        new Reporter("statsd", c.metricsReportStatsdPeriod, async () => {
-          const udp = this.#udp ??= dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
-          const lines = Object.entries(metricFields(proxy))
-            .map(([k, v]) => `${statsdKey(c.metricsReportStatsdPrefix, proxy, k)}:${v}|g`)
-            .join("\n");
-          await new Promise<void>((resolve, reject) =>
-            udp.send(lines, port, host, (e: Error | null) => e ? reject(e) : resolve())
-          );
-        }),
-      );
+      this.#reporters.push(reporter("statsd", c.metricsReportStatsdPeriod, async () => {
+        const udp = this.#udp ??= dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
+        const lines = Object.entries(metricFields(proxy))
+          .map(([k, v]) => `${statsdKey(c.metricsReportStatsdPrefix, proxy, k)}:${v}|g`)
+          .join("\n");
+        await new Promise<void>((resolve, reject) =>
+          udp.send(lines, port, host, (e: Error | null) => e ? reject(e) : resolve())
+        );
+      }));
     }
   }
 
-  stop(): void {
-    for (const r of this.#reporters) r.stop();
+  /** Stops every reporter (a report in flight finishes first). */
+  async stop(): Promise<void> {
+    await Promise.all(this.#reporters.map((r) => r.stop()));
     this.#udp?.close();
     this.#udp = null;
   }

@@ -4,17 +4,25 @@
  * client expects. Keys of slots that are blocked or migrating get a sub-request per slot, so each
  * follows its slot's own rules.
  *
+ * The module keeps scratch space (`groups`, `scratch`, `range`, `scanner`) shared by every split
+ * of every session in the process. That is safe because each use is synchronous from start to
+ * end: {@linkcode dispatchSplit} fills and empties `groups` and `scratch` before it returns (the
+ * router copies what it keeps), and `Merge` runs the scanner over one complete part at a time.
+ * Nothing that awaits may touch them.
+ *
  * @module
  */
 
-import { ReplyScanner } from "../redis/resp_scanner.ts";
+import { NEED_MORE, PROTOCOL_ERROR, ReplyScanner } from "../redis/resp_scanner.ts";
 import { ByteWriter } from "../redis/resp_writer.ts";
 import { parseInteger } from "../redis/resp_scanner.ts";
-import { slotOf } from "../redis/slot_hash.ts";
+import { CR, RESP_ARRAY, RESP_ERROR, RESP_INTEGER, RESP_SIMPLE } from "../redis/resp_types.ts";
 import type { BackendConn } from "./backend.ts";
-import type { CommandInfo, SplitRule } from "./command_table.ts";
-import { releaseSlots, type Request } from "./request.ts";
-import type { Routed, Router, Slot } from "./router.ts";
+import { type CommandInfo, isReadOnly, type SplitRule } from "./command_table.ts";
+import type { ByteRange, Frame } from "./frame.ts";
+import type { Request } from "./request.ts";
+import type { Router } from "./router.ts";
+import { holdSlot, releaseSlots, type Routed, type Slot } from "./slot.ts";
 
 const scanner = new ReplyScanner();
 const NO_REFS = new Int32Array(0);
@@ -43,14 +51,14 @@ class Merge {
 
   replied(sub: SubRequest, buf: Uint8Array, start: number, end: number): void {
     const type = buf[start];
-    if (type === 0x2d) { // error reply: the first one becomes the whole reply
+    if (type === RESP_ERROR) { // the first error reply becomes the whole reply
       this.#errorReply ??= buf.slice(start, end);
     } else if (this.rule === "mget") {
       this.#collectValues(sub, buf, start, end);
     } else if (this.rule === "mset") {
-      if (type !== 0x2b) this.#failure ??= `ERR handle response, bad mset resp: expected a status reply`;
+      if (type !== RESP_SIMPLE) this.#failure ??= `ERR handle response, bad mset resp: expected a status reply`;
     } else {
-      const n = type === 0x3a ? parseInteger(buf, start + 1, end - 2) : NaN;
+      const n = type === RESP_INTEGER ? parseInteger(buf, start + 1, end - 2) : NaN;
       if (n !== n) this.#failure ??= `ERR handle response, bad ${this.name.toLowerCase()} resp: expected an integer`;
       else this.#sum += n;
     }
@@ -64,11 +72,12 @@ class Merge {
 
   #collectValues(sub: SubRequest, buf: Uint8Array, start: number, end: number): void {
     const keys = sub.keys;
+    const bad = `ERR handle response, bad mget resp: expected an array of ${keys.length} values`;
     let lineEnd = start + 1;
-    while (buf[lineEnd] !== 13) lineEnd++;
-    const n = buf[start] === 0x2a ? parseInteger(buf, start + 1, lineEnd) : -1;
+    while (lineEnd < end && buf[lineEnd] !== CR) lineEnd++;
+    const n = buf[start] === RESP_ARRAY ? parseInteger(buf, start + 1, lineEnd) : -1;
     if (n !== keys.length) {
-      this.#failure ??= `ERR handle response, bad mget resp: expected an array of ${keys.length} values`;
+      this.#failure ??= bad;
       return;
     }
     const part = buf.slice(start, end);
@@ -77,7 +86,13 @@ class Merge {
     let pos = lineEnd + 2 - start;
     const refs = this.#refs;
     for (let i = 0; i < n; i++) {
+      // The backend's scanner found the whole reply complete, so each value is; check anyway.
       const next = scanner.scan(part, pos, part.length);
+      if (next === NEED_MORE || next === PROTOCOL_ERROR) {
+        scanner.reset();
+        this.#failure ??= bad;
+        return;
+      }
       const k = keys[i] * 3;
       refs[k] = partIndex;
       refs[k + 1] = pos;
@@ -90,7 +105,7 @@ class Merge {
     if (--this.#remaining > 0) return;
     const parent = this.parent;
     if (this.#failure !== null) {
-      parent.sink.failed(parent, this.#failure, false);
+      parent.sink.failed(parent, this.#failure);
     } else if (this.#errorReply !== null) {
       parent.sink.replied(parent, this.#errorReply, 0, this.#errorReply.length);
     } else {
@@ -99,11 +114,11 @@ class Merge {
         return;
       }
       const out = scratch;
-      out.clear(4096);
+      out.clear(SCRATCH_SIZE);
       if (this.rule === "mget") {
         const refs = this.#refs;
         const count = refs.length / 3;
-        out.appendHeader(0x2a, count);
+        out.appendHeader(RESP_ARRAY, count);
         for (let k = 0; k < count; k++) {
           out.append(this.#parts[refs[k * 3]], refs[k * 3 + 1], refs[k * 3 + 2]);
         }
@@ -154,34 +169,26 @@ interface Group {
   keys: number[];
 }
 
-// Scratch space reused by every split: the groups of the request being split, and its parts.
+// Scratch space reused by every split (see the module's notes for why sharing it is safe).
+const SCRATCH_SIZE = 4096;
 const groups: Group[] = [];
-const scratch = new ByteWriter(4096);
+const scratch = new ByteWriter(SCRATCH_SIZE);
+const range: ByteRange = { buf: scratch.bytes, start: 0, end: 0 };
 
 /**
- * Splits the request and sends its parts. `args` holds `argc` argument offsets into `buf`; the
- * caller has checked the arity and that there are at least two keys.
+ * Splits the request in `frame` and sends its parts. The caller has checked the arity and that
+ * there are at least two keys.
  */
-export function dispatchSplit(
-  router: Router,
-  parent: Request,
-  cmd: CommandInfo,
-  buf: Uint8Array,
-  frameStart: number,
-  frameEnd: number,
-  args: Int32Array,
-  argc: number,
-  readOnly: boolean,
-): void {
+export function dispatchSplit(router: Router, parent: Request, cmd: CommandInfo, frame: Frame): void {
   const rule = cmd.split!;
+  const readOnly = isReadOnly(cmd.flags);
   const step = rule === "mset" ? 2 : 1;
-  const keyCount = (argc - 1) / step;
+  const keyCount = (frame.argc - 1) / step;
   const db = parent.db;
   const seed = parent.seed;
   let n = 0;
   for (let k = 0; k < keyCount; k++) {
-    const a = 1 + k * step;
-    const slotId = slotOf(buf, args[a * 2], args[a * 2 + 1]);
+    const slotId = frame.argSlot(1 + k * step);
     const conn = router.directConn(slotId, db, seed, readOnly);
     let g: Group | undefined;
     for (let i = 0; i < n; i++) {
@@ -202,19 +209,21 @@ export function dispatchSplit(
     // Every key is served by one connection: forward the request unchanged, nothing to merge.
     const g = groups[0];
     groups[0] = undefined!;
-    holdKeys(router, parent, g, buf, args, step);
-    g.conn!.send(parent, buf, frameStart, frameEnd);
+    holdKeys(router, parent, g, frame, step);
+    g.conn!.send(parent, frame.buf, frame.start, frame.end);
     return;
   }
 
   // Every part is counted before the first is sent, so that early replies cannot finish the merge.
   const merge = new Merge(parent, rule, cmd.name, keyCount, n);
+  const args = frame.args;
+  const buf = frame.buf;
   for (let i = 0; i < n; i++) {
     const g = groups[i];
     groups[i] = undefined!;
     const w = scratch;
-    w.clear(4096);
-    w.appendHeader(0x2a, 1 + g.keys.length * step);
+    w.clear(SCRATCH_SIZE);
+    w.appendHeader(RESP_ARRAY, 1 + g.keys.length * step);
     w.appendBulk(buf, args[0], args[1]);
     for (const k of g.keys) {
       const a = 1 + k * step;
@@ -224,22 +233,17 @@ export function dispatchSplit(
     const sub = new SubRequest(merge, g.keys, db, seed);
     if (g.conn === null) {
       const keys = g.keys;
-      router.dispatch(sub, g.slotId, w.bytes, 0, w.length, readOnly, () =>
-        keys.map((k) => {
-          const a = 1 + k * step;
-          return buf.slice(args[a * 2], args[a * 2 + 1]);
-        }));
+      range.buf = w.bytes;
+      range.end = w.length;
+      router.dispatch(sub, g.slotId, range, readOnly, () => keys.map((k) => frame.argBytes(1 + k * step)));
     } else {
-      holdKeys(router, sub, g, buf, args, step);
+      holdKeys(router, sub, g, frame, step);
       g.conn.send(sub, w.bytes, 0, w.length);
     }
   }
 }
 
 /** Records the slot of every key of a group as held by `routed` until its reply. */
-function holdKeys(router: Router, routed: Routed, g: Group, buf: Uint8Array, args: Int32Array, step: number): void {
-  for (const k of g.keys) {
-    const a = 1 + k * step;
-    router.hold(routed, router.slots[slotOf(buf, args[a * 2], args[a * 2 + 1])]);
-  }
+function holdKeys(router: Router, routed: Routed, g: Group, frame: Frame, step: number): void {
+  for (const k of g.keys) holdSlot(routed, router.slots[frame.argSlot(1 + k * step)]);
 }

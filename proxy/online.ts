@@ -6,19 +6,26 @@
  * @module
  */
 
+import { DashboardClient } from "../api/dashboard_client.ts";
 import { topomFromJson } from "../coord/models.ts";
 import { type CoordinatorChoice, openClient } from "../coord/open.ts";
 import { ProductStore } from "../coord/store.ts";
-import { DashboardClient } from "../dashboard/admin_client.ts";
+import { delay } from "../utils/async.ts";
 import { log } from "../utils/log.ts";
 import { newXAuth } from "../utils/xauth.ts";
-import type { Proxy } from "./proxy.ts";
+
+/** What coming online needs from the proxy. */
+export interface OnlineTarget {
+  readonly closed: boolean;
+  readonly config: { readonly productName: string };
+  readonly model: { readonly adminAddr: string };
+}
 import { fromUtf8 } from "../utils/bytes.ts";
 import { errorMessage } from "../utils/errors.ts";
 
 /** Tries, waits `delayMs`, tries again, up to `attempts` times; stops early if the proxy closes. */
 async function retry<T>(
-  proxy: Proxy,
+  proxy: OnlineTarget,
   what: string,
   attempts: number,
   delayMs: number,
@@ -33,13 +40,13 @@ async function retry<T>(
       last = e;
       log.warn(`${what} failed (attempt ${i} of ${attempts}): ${errorMessage(e)}`);
     }
-    if (i < attempts) await new Promise((r) => setTimeout(r, delayMs));
+    if (i < attempts) await delay(delayMs);
   }
   throw new Error(`${what} failed ${attempts} times: ${errorMessage(last)}`);
 }
 
 /** Asks the dashboard at `addr` to bring this proxy online (10 attempts, 3 s apart, as Codis). */
-export async function onlineViaDashboard(proxy: Proxy, addr: string, delayMs = 3000): Promise<void> {
+export async function onlineViaDashboard(proxy: OnlineTarget, addr: string, delayMs = 3000): Promise<void> {
   await retry(proxy, `online proxy via dashboard ${addr}`, 10, delayMs, async () => {
     const dashboard = new DashboardClient(addr, "", 30_000);
     const model = await dashboard.model();
@@ -47,13 +54,13 @@ export async function onlineViaDashboard(proxy: Proxy, addr: string, delayMs = 3
       throw new Error(`dashboard ${addr} manages product "${model.productName}", not "${proxy.config.productName}"`);
     }
     dashboard.xauth = newXAuth(model.productName);
-    await dashboard.put("proxy/online", [proxy.model.adminAddr]);
+    await dashboard.onlineProxy(proxy.model.adminAddr);
   });
   log.info(`rpc online proxy seems OK (dashboard ${addr})`);
 }
 
 /** Finds the dashboard's address in the store (30 attempts, 3 s apart, as Codis), then goes online through it. */
-export async function onlineViaStore(proxy: Proxy, choice: CoordinatorChoice, delayMs = 3000): Promise<void> {
+export async function onlineViaStore(proxy: OnlineTarget, choice: CoordinatorChoice, delayMs = 3000): Promise<void> {
   const addr = await retry(proxy, `find the dashboard in ${choice.name} ${choice.addr}`, 30, delayMs, async () => {
     const client = await openClient(choice.name, choice.addr, { auth: choice.auth, timeoutMs: 10_000 });
     try {

@@ -5,18 +5,27 @@
  * @module
  */
 
-import { log } from "../utils/log.ts";
+import {
+  type ProxyOverviewJson,
+  type ProxyStatsJson,
+  STATS_CMD,
+  STATS_RUNTIME,
+  STATS_SLOTS,
+} from "../api/proxy_stats.ts";
+import { type ProxyModel, proxyModelToJson, type SlotSpec, slotToJson } from "../coord/models.ts";
 import { advertisedAddr, formatAddr, parseAddr } from "../utils/addr.ts";
-import { newToken, newXAuth } from "../utils/xauth.ts";
+import { deadline, delay } from "../utils/async.ts";
+import { log } from "../utils/log.ts";
 import { goTimeString, hostName, unameAll } from "../utils/process_info.ts";
-import type { ProxyModel, SlotSpec } from "../coord/models.ts";
-import type { ProxyConfig } from "./config.ts";
+import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
+import { newToken, newXAuth } from "../utils/xauth.ts";
+import { type ProxyAdminHost, serveProxyAdmin } from "./admin_api.ts";
+import { type ProxyConfig, proxyConfigJson } from "./config.ts";
+import { Jodis, jodisPath } from "./jodis.ts";
+import { MetricsReporters, type MetricsSource } from "./metrics.ts";
 import { Router } from "./router.ts";
 import { Session, type SessionHost } from "./session.ts";
-import { ProxyStats, STATS_CMD, STATS_RUNTIME } from "./stats.ts";
-import { proxyOverviewJson, serveProxyAdmin } from "./admin_api.ts";
-import { MetricsReporters } from "./metrics.ts";
-import { Jodis, jodisPath } from "./jodis.ts";
+import { ProxyStats } from "./stats.ts";
 
 /** Options of {@linkcode startProxy}. */
 export interface ProxyOptions {
@@ -29,8 +38,11 @@ export interface ProxyOptions {
   fillSlots?: SlotSpec[];
 }
 
+/** How long to wait before accepting again after accept failed (out of file descriptors, say). */
+const ACCEPT_RETRY_MS = 50;
+
 /** A running proxy. */
-export class Proxy implements SessionHost {
+export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
   readonly config: ProxyConfig;
   readonly router: Router;
   readonly stats = new ProxyStats();
@@ -57,7 +69,7 @@ export class Proxy implements SessionHost {
     this.model = model;
     this.xauth = newXAuth(config.productName, config.productAuth, model.token);
     this.jodis = config.jodisAddr ? new Jodis(config, model) : null;
-    this.metrics = new MetricsReporters(this, () => proxyOverviewJson(this));
+    this.metrics = new MetricsReporters(this);
     this.router = new Router({
       backend: {
         auth: config.productAuth,
@@ -124,20 +136,39 @@ export class Proxy implements SessionHost {
     await this.router.fill(specs);
   }
 
+  /** The slot table as it is now. */
+  slotSpecs(): SlotSpec[] {
+    return this.router.specs();
+  }
+
+  /** Clears the counters (Codis's stats reset). */
+  resetStats(): void {
+    this.stats.reset();
+  }
+
   /** Codis's stats JSON; `flags` is the bitmask of `/api/proxy/stats/:xauth/:flags`. */
-  statsJson(flags: number): Record<string, unknown> {
-    return {
+  statsJson(flags: number): ProxyStatsJson {
+    const out: ProxyStatsJson = {
       online: this.router.online,
       closed: this.#closed,
       sentinels: {},
       ...this.stats.toJson(flags),
       backend: { primary_only: this.config.backendPrimaryOnly },
     };
+    if (flags & STATS_SLOTS) out.slots = this.router.specs().map(slotToJson);
+    return out;
   }
 
-  /** Full stats, as `/proxy/stats` shows them. */
-  fullStatsJson(): Record<string, unknown> {
-    return this.statsJson(STATS_CMD | STATS_RUNTIME);
+  /** The proxy's overview (`/proxy`): version, config, model, full stats, slots. */
+  overviewJson(): ProxyOverviewJson {
+    return {
+      version: VERSION_TEXT,
+      compile: COMPILE_TEXT,
+      config: proxyConfigJson(this.config),
+      model: proxyModelToJson(this.model),
+      stats: this.statsJson(STATS_CMD | STATS_RUNTIME),
+      slots: this.router.specs().map(slotToJson),
+    };
   }
 
   sessionClosed(session: Session): void {
@@ -153,7 +184,7 @@ export class Proxy implements SessionHost {
       } catch (e) {
         if (this.#closed || e instanceof Deno.errors.BadResource) return;
         log.warn("accept failed", e);
-        await new Promise((r) => setTimeout(r, 50));
+        await delay(ACCEPT_RETRY_MS);
         continue;
       }
       if (tcp) {
@@ -188,8 +219,7 @@ export class Proxy implements SessionHost {
     this.#closed = true;
     log.info(`proxy ${this.model.proxyAddr} is closing`);
     // Clients looking for proxies stop seeing this one first.
-    await this.jodis?.stop();
-    this.metrics.stop();
+    await Promise.all([this.jodis?.stop(), this.metrics.stop()]);
     try {
       this.#listener.close();
     } catch {
@@ -198,12 +228,7 @@ export class Proxy implements SessionHost {
     await this.#accepting;
     const sessions = [...this.#sessions];
     for (const s of sessions) s.closeGracefully();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all(sessions.map((s) => s.finished)),
-      new Promise<void>((resolve) => timer = setTimeout(resolve, graceMs)),
-    ]);
-    clearTimeout(timer);
+    await deadline(Promise.all(sessions.map((s) => s.finished)), graceMs).catch(() => {});
     for (const s of this.#sessions) s.close();
     clearInterval(this.#ticker);
     this.router.close();

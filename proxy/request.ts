@@ -6,26 +6,15 @@
  * @module
  */
 
+import { releaseSlots, type Routed, type Slot } from "./slot.ts";
 import type { OpStats } from "./stats.ts";
-import type { Routed, Slot } from "./router.ts";
 
 /** Where a request's outcome goes (the session). */
 export interface ReplySink {
   /** The request's reply is `buf[start, end)` (valid only during the call). */
   replied(req: Request, buf: Uint8Array, start: number, end: number): void;
-  /**
-   * The request failed with the error `message` (e.g. `ERR handle request, …`); `requestSide`
-   * when it failed before reaching a backend.
-   */
-  failed(req: Request, message: string, requestSide: boolean): void;
-}
-
-/** Releases the slot references a routed request holds. */
-export function releaseSlots(r: Routed): void {
-  const slots = r.slots;
-  if (slots === null) return;
-  r.slots = null;
-  for (let i = 0; i < slots.length; i++) slots[i].release();
+  /** The request failed with the error `message` made by the proxy (e.g. `ERR handle request, …`). */
+  failed(req: Request, message: string): void;
 }
 
 /** One client request. */
@@ -62,11 +51,11 @@ export class Request implements Routed {
 
   onFailure(reason: string): void {
     releaseSlots(this);
-    this.sink.failed(this, `ERR handle response, ${reason}`, false);
+    this.sink.failed(this, `ERR handle response, ${reason}`);
   }
 
   reject(reason: string): void {
     releaseSlots(this);
-    this.sink.failed(this, `ERR handle request, ${reason}`, true);
+    this.sink.failed(this, `ERR handle request, ${reason}`);
   }
 }

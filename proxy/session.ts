@@ -14,21 +14,20 @@
 import { NEED_MORE, PROTOCOL_ERROR, RequestScanner } from "../redis/resp_scanner.ts";
 import { ByteWriter, encodeError } from "../redis/resp_writer.ts";
 import { ReadBuffer } from "../redis/read_buffer.ts";
-import { MAX_SLOT_NUM, slotOf } from "../redis/slot_hash.ts";
+import { RESP_ARRAY, RESP_ERROR } from "../redis/resp_types.ts";
+import { MAX_SLOT_NUM } from "../redis/slot_hash.ts";
 import { Fifo } from "../utils/fifo.ts";
 import {
-  argEquals,
-  argInteger,
   type CommandInfo,
-  findKeyword,
-  forEachKey,
   isReadOnly,
+  keysOf,
   lookupCommand,
   MAX_COMMAND_NAME,
   NOT_ALLOWED,
   routeIndex,
 } from "./command_table.ts";
 import type { ProxyConfig } from "./config.ts";
+import { Frame } from "./frame.ts";
 import { dispatchSplit } from "./multi_key.ts";
 import { type ReplySink, Request } from "./request.ts";
 import type { Router } from "./router.ts";
@@ -43,7 +42,6 @@ export interface SessionHost {
   sessionClosed(session: Session): void;
 }
 
-const decoder = new TextDecoder();
 const INVALID_OP = new OpStats("");
 const ADDRESS = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
 
@@ -71,6 +69,8 @@ export class Session implements ReplySink {
   #out: ByteWriter;
   #spare: ByteWriter;
   #scratch = new ByteWriter(256);
+  /** The request being handled (refilled for each one). */
+  #frame = new Frame();
   #flushing = false;
   #flushScheduled = false;
   #closing = false;
@@ -173,12 +173,10 @@ export class Session implements ReplySink {
             break;
           }
           if (scanner.argc > 0) {
-            if (scanner.inline) {
-              const f = scanner.inlineFrame;
-              this.#handle(f, 0, f.length, scanner.args, scanner.argc);
-            } else {
-              this.#handle(buf, start, frameEnd, scanner.args, scanner.argc);
-            }
+            const frame = scanner.inline
+              ? this.#frame.set(scanner.inlineFrame, 0, scanner.inlineFrame.length, scanner.args, scanner.argc)
+              : this.#frame.set(buf, start, frameEnd, scanner.args, scanner.argc);
+            this.#handle(frame);
           }
           start = frameEnd;
         }
@@ -202,21 +200,23 @@ export class Session implements ReplySink {
     const req = new Request(this, INVALID_OP, this.db, this.id, clock.now);
     this.#queue.push(req);
     req.closeAfter = true;
-    this.failed(req, `ERR ${reason}`, true);
+    this.failed(req, `ERR ${reason}`);
     this.#closing = true;
   }
 
-  #handle(buf: Uint8Array, fStart: number, fEnd: number, args: Int32Array, argc: number): void {
+  #handle(frame: Frame): void {
     const stats = this.#host.stats;
     stats.total++;
     this.ops++;
+    const buf = frame.buf;
+    const args = frame.args;
     const nameStart = args[0];
     const nameLen = args[1] - nameStart;
     const cmd = nameLen > 0 && nameLen <= MAX_COMMAND_NAME ? lookupCommand(buf, nameStart, args[1]) : undefined;
     const op = cmd
       ? stats.byCommand[cmd.id]
       : nameLen > 0 && nameLen <= MAX_COMMAND_NAME
-      ? stats.unknown(decoder.decode(buf.subarray(nameStart, args[1])).toUpperCase())
+      ? stats.unknown(frame.arg(0).toUpperCase())
       : INVALID_OP;
     const req = new Request(this, op, this.db, this.id, clock.now);
     this.#queue.push(req);
@@ -236,7 +236,7 @@ export class Session implements ReplySink {
         return;
       }
       if (cmd.special === "AUTH") {
-        this.#auth(req, buf, args, argc);
+        this.#auth(req, frame);
         return;
       }
     }
@@ -245,46 +245,39 @@ export class Session implements ReplySink {
       return;
     }
     if (cmd === undefined) {
-      this.#route(req, undefined, buf, fStart, fEnd, args, argc);
+      this.#route(req, undefined, frame);
       return;
     }
-    if (cmd.blockingOption && findKeyword(buf, args, argc, cmd.blockingOption, 1) > 0) {
+    if (cmd.blockingOption && frame.findKeyword(cmd.blockingOption, 1) > 0) {
       this.#reject(req, `command '${cmd.name}' with ${cmd.blockingOption} is not allowed`);
       return;
     }
     if (cmd.special !== undefined) {
-      this.#special(req, cmd, buf, fStart, fEnd, args, argc);
+      this.#special(req, cmd, frame);
       return;
     }
     if (cmd.split !== undefined) {
       const step = cmd.split === "mset" ? 2 : 1;
+      const argc = frame.argc;
       if (argc < 2 || (argc - 1) % step !== 0) {
         this.#local(req, (w) => w.appendError(`ERR wrong number of arguments for '${cmd.name}' command`));
         return;
       }
       if (argc - 1 > step) {
-        dispatchSplit(this.#host.router, req, cmd, buf, fStart, fEnd, args, argc, isReadOnly(cmd.flags));
+        dispatchSplit(this.#host.router, req, cmd, frame);
         return;
       }
     }
-    this.#route(req, cmd, buf, fStart, fEnd, args, argc);
+    this.#route(req, cmd, frame);
   }
 
   /** Sends a request to the slot of its routing key (any online slot when it has none). */
-  #route(
-    req: Request,
-    cmd: CommandInfo | undefined,
-    buf: Uint8Array,
-    fStart: number,
-    fEnd: number,
-    args: Int32Array,
-    argc: number,
-  ): void {
+  #route(req: Request, cmd: CommandInfo | undefined, frame: Frame): void {
     const router = this.#host.router;
-    const ri = routeIndex(cmd, buf, args, argc);
+    const ri = routeIndex(cmd, frame);
     let slotId: number;
     if (ri >= 0) {
-      slotId = slotOf(buf, args[ri * 2], args[ri * 2 + 1]);
+      slotId = frame.argSlot(ri);
     } else {
       const slot = router.anyOnlineSlot((this.id * 7919 + this.ops) % MAX_SLOT_NUM);
       if (slot === null) {
@@ -293,23 +286,20 @@ export class Session implements ReplySink {
       }
       slotId = slot.id;
     }
-    router.dispatch(req, slotId, buf, fStart, fEnd, cmd !== undefined && isReadOnly(cmd.flags), () => {
-      const keys: Uint8Array[] = [];
-      forEachKey(cmd, buf, args, argc, (s, e) => keys.push(buf.slice(s, e)));
-      return keys;
-    });
+    router.dispatch(req, slotId, frame, cmd !== undefined && isReadOnly(cmd.flags), () => keysOf(cmd, frame));
   }
 
-  #auth(req: Request, buf: Uint8Array, args: Int32Array, argc: number): void {
+  #auth(req: Request, frame: Frame): void {
     const expected = this.#config.sessionAuth;
+    const argc = frame.argc;
     if (argc !== 2 && argc !== 3) {
       this.#local(req, (w) => w.appendError("ERR wrong number of arguments for 'AUTH' command"));
     } else if (expected === "") {
       this.#local(req, (w) => w.appendError("ERR Client sent AUTH, but no password is set"));
-    } else if (argc === 3 && !argEquals(buf, args, 1, "DEFAULT")) {
+    } else if (argc === 3 && !frame.argEquals(1, "DEFAULT")) {
       this.#authorized = false;
       this.#local(req, (w) => w.appendError("WRONGPASS invalid username-password pair or user is disabled."));
-    } else if (this.#arg(buf, args, argc - 1) !== expected) {
+    } else if (frame.arg(argc - 1) !== expected) {
       this.#authorized = false;
       this.#local(req, (w) => w.appendError("ERR invalid password"));
     } else {
@@ -318,24 +308,18 @@ export class Session implements ReplySink {
     }
   }
 
-  #special(
-    req: Request,
-    cmd: CommandInfo,
-    buf: Uint8Array,
-    fStart: number,
-    fEnd: number,
-    args: Int32Array,
-    argc: number,
-  ): void {
+  #special(req: Request, cmd: CommandInfo, frame: Frame): void {
     const router = this.#host.router;
+    const argc = frame.argc;
     const wrongArity = () =>
       this.#local(req, (w) => w.appendError(`ERR wrong number of arguments for '${cmd.name}' command`));
     switch (cmd.special) {
       case "SELECT": {
         if (argc !== 2) return wrongArity();
-        const n = Number(this.#arg(buf, args, 1));
+        const text = frame.arg(1);
+        const n = Number(text);
         const max = this.#config.backendNumberDatabases;
-        if (!/^-?\d+$/.test(this.#arg(buf, args, 1))) {
+        if (!/^-?\d+$/.test(text)) {
           this.#local(req, (w) => w.appendError("ERR invalid DB index"));
         } else if (n < 0 || n >= max) {
           this.#local(req, (w) => w.appendError(`ERR invalid DB index, only accept DB [0,${max})`));
@@ -347,12 +331,12 @@ export class Session implements ReplySink {
       }
       case "ECHO":
         if (argc !== 2) return wrongArity();
-        this.#local(req, (w) => w.appendBulk(buf, args[2], args[3]));
+        this.#local(req, (w) => w.appendBulk(frame.buf, frame.args[2], frame.args[3]));
         return;
       case "PING":
       case "INFO": {
         if (argc >= 2) {
-          const first = this.#arg(buf, args, 1);
+          const first = frame.arg(1);
           if (ADDRESS.test(first)) {
             // Codis: `PING addr …` / `INFO addr …` run on that backend server.
             const server = router.server(first);
@@ -361,7 +345,8 @@ export class Session implements ReplySink {
               return;
             }
             const w = new ByteWriter(64);
-            w.appendHeader(0x2a, argc - 1);
+            const { buf, args } = frame;
+            w.appendHeader(RESP_ARRAY, argc - 1);
             w.appendBulk(buf, args[0], args[1]);
             for (let i = 2; i < argc; i++) w.appendBulk(buf, args[i * 2], args[i * 2 + 1]);
             server.conn(this.db, this.id).send(req, w.bytes, 0, w.length);
@@ -369,7 +354,7 @@ export class Session implements ReplySink {
           }
           if (cmd.special === "PING") {
             if (argc > 2) return wrongArity();
-            this.#local(req, (w) => w.appendBulk(buf, args[2], args[3]));
+            this.#local(req, (w) => w.appendBulk(frame.buf, frame.args[2], frame.args[3]));
             return;
           }
         }
@@ -377,11 +362,11 @@ export class Session implements ReplySink {
           this.#local(req, (w) => w.appendSimple("PONG"));
           return;
         }
-        this.#route(req, cmd, buf, fStart, fEnd, args, argc);
+        this.#route(req, cmd, frame);
         return;
       }
       case "HELLO":
-        this.#hello(req, buf, args, argc);
+        this.#hello(req, frame);
         return;
       case "RESET":
         this.db = 0;
@@ -390,26 +375,27 @@ export class Session implements ReplySink {
         this.#local(req, (w) => w.appendSimple("RESET"));
         return;
       case "CLIENT":
-        this.#client(req, buf, args, argc);
+        this.#client(req, frame);
         return;
       case "SLOTSMAPPING":
-        this.#slotsMapping(req, buf, args, argc);
+        this.#slotsMapping(req, frame);
         return;
       case "SLOTSHASHKEY":
         this.#local(req, (w) => {
-          w.appendHeader(0x2a, argc - 1);
-          for (let i = 1; i < argc; i++) w.appendInteger(slotOf(buf, args[i * 2], args[i * 2 + 1]));
+          w.appendHeader(RESP_ARRAY, argc - 1);
+          for (let i = 1; i < argc; i++) w.appendInteger(frame.argSlot(i));
         });
         return;
       default:
-        this.#route(req, cmd, buf, fStart, fEnd, args, argc);
+        this.#route(req, cmd, frame);
     }
   }
 
-  #hello(req: Request, buf: Uint8Array, args: Int32Array, argc: number): void {
+  #hello(req: Request, frame: Frame): void {
+    const argc = frame.argc;
     let i = 1;
     if (argc >= 2) {
-      const version = argInteger(buf, args, 1);
+      const version = frame.argInteger(1);
       if (version < 0) {
         this.#local(req, (w) => w.appendError("ERR Protocol version is not an integer or out of range"));
         return;
@@ -425,9 +411,9 @@ export class Session implements ReplySink {
     }
     let name: string | null = null;
     for (; i < argc; i++) {
-      if (argEquals(buf, args, i, "AUTH") && i + 2 < argc) {
-        const user = this.#arg(buf, args, i + 1);
-        const pass = this.#arg(buf, args, i + 2);
+      if (frame.argEquals(i, "AUTH") && i + 2 < argc) {
+        const user = frame.arg(i + 1);
+        const pass = frame.arg(i + 2);
         const expected = this.#config.sessionAuth;
         if (expected === "" || user !== "default" || pass !== expected) {
           this.#local(req, (w) => w.appendError("WRONGPASS invalid username-password pair or user is disabled."));
@@ -435,10 +421,10 @@ export class Session implements ReplySink {
         }
         this.#authorized = true;
         i += 2;
-      } else if (argEquals(buf, args, i, "SETNAME") && i + 1 < argc) {
-        name = this.#arg(buf, args, ++i);
+      } else if (frame.argEquals(i, "SETNAME") && i + 1 < argc) {
+        name = frame.arg(++i);
       } else {
-        const opt = this.#arg(buf, args, i);
+        const opt = frame.arg(i);
         this.#local(req, (w) => w.appendError(`ERR Syntax error in HELLO option '${opt}'`));
         return;
       }
@@ -455,7 +441,7 @@ export class Session implements ReplySink {
     }
     if (name !== null) this.#name = name;
     this.#local(req, (w) => {
-      w.appendHeader(0x2a, 14);
+      w.appendHeader(RESP_ARRAY, 14);
       w.appendBulkString("server");
       w.appendBulkString("redis");
       w.appendBulkString("version");
@@ -469,16 +455,17 @@ export class Session implements ReplySink {
       w.appendBulkString("role");
       w.appendBulkString("master");
       w.appendBulkString("modules");
-      w.appendHeader(0x2a, 0);
+      w.appendHeader(RESP_ARRAY, 0);
     });
   }
 
-  #client(req: Request, buf: Uint8Array, args: Int32Array, argc: number): void {
-    const sub = argc >= 2 ? this.#arg(buf, args, 1).toUpperCase() : "";
+  #client(req: Request, frame: Frame): void {
+    const argc = frame.argc;
+    const sub = argc >= 2 ? frame.arg(1).toUpperCase() : "";
     switch (sub) {
       case "SETNAME": {
         if (argc !== 3) break;
-        const name = this.#arg(buf, args, 2);
+        const name = frame.arg(2);
         if (/[\s]/.test(name)) {
           this.#local(
             req,
@@ -515,7 +502,8 @@ export class Session implements ReplySink {
     this.#reject(req, `command 'CLIENT${sub ? ` ${sub}` : ""}' is not allowed`);
   }
 
-  #slotsMapping(req: Request, buf: Uint8Array, args: Int32Array, argc: number): void {
+  #slotsMapping(req: Request, frame: Frame): void {
+    const argc = frame.argc;
     if (argc > 2) {
       this.#local(req, (w) => w.appendError("ERR wrong number of arguments for 'SLOTSMAPPING' command"));
       return;
@@ -523,7 +511,7 @@ export class Session implements ReplySink {
     const specs = this.#host.router.specs();
     let ids: number[];
     if (argc === 2) {
-      const text = this.#arg(buf, args, 1);
+      const text = frame.arg(1);
       const id = Number(text);
       if (!/^\d+$/.test(text)) {
         this.#local(req, (w) => w.appendError(`ERR parse slotnum '${text}' failed, not an integer`));
@@ -540,26 +528,22 @@ export class Session implements ReplySink {
     this.#local(req, (w) => {
       const entry = (id: number) => {
         const s = specs[id];
-        w.appendHeader(0x2a, 4);
+        w.appendHeader(RESP_ARRAY, 4);
         w.appendSimple(String(s.id));
         w.appendSimple(s.backendAddr);
         w.appendSimple(s.migrateFrom);
-        w.appendHeader(0x2a, s.replicaGroups.length);
+        w.appendHeader(RESP_ARRAY, s.replicaGroups.length);
         for (const g of s.replicaGroups) {
-          w.appendHeader(0x2a, g.length);
+          w.appendHeader(RESP_ARRAY, g.length);
           for (const a of g) w.appendSimple(a);
         }
       };
       if (argc === 2) entry(ids[0]);
       else {
-        w.appendHeader(0x2a, ids.length);
+        w.appendHeader(RESP_ARRAY, ids.length);
         for (const id of ids) entry(id);
       }
     });
-  }
-
-  #arg(buf: Uint8Array, args: Int32Array, i: number): string {
-    return decoder.decode(buf.subarray(args[i * 2], args[i * 2 + 1]));
   }
 
   /** Answers a request from the proxy itself. */
@@ -572,7 +556,7 @@ export class Session implements ReplySink {
 
   /** Fails a request before it reaches a backend (`ERR handle request, …`). */
   #reject(req: Request, reason: string): void {
-    this.failed(req, `ERR handle request, ${reason}`, true);
+    this.failed(req, `ERR handle request, ${reason}`);
   }
 
   replied(req: Request, buf: Uint8Array, start: number, end: number): void {
@@ -588,7 +572,7 @@ export class Session implements ReplySink {
     }
   }
 
-  failed(req: Request, message: string, _requestSide: boolean): void {
+  failed(req: Request, message: string): void {
     if (req.done) return;
     req.proxyError = true;
     if (this.#config.sessionBreakOnFailure) {
@@ -607,7 +591,7 @@ export class Session implements ReplySink {
     if (req.proxyError) {
       op.fails++;
       this.#host.stats.fails++;
-    } else if (buf[start] === 0x2d) {
+    } else if (buf[start] === RESP_ERROR) {
       op.redisErrors++;
       this.#host.stats.redisErrors++;
     }

@@ -5,12 +5,18 @@
  * @module
  */
 
-import { COMMANDS } from "./command_table.ts";
+import type { ProxyStatsJson } from "../api/proxy_stats.ts";
+import { STATS_CMD, STATS_RUNTIME } from "../api/proxy_stats.ts";
 import { UsageSampler } from "../utils/process_info.ts";
+import { COMMANDS } from "./command_table.ts";
 
 /**
  * A coarse clock for request latency: set to `performance.now()` once per socket read, so that
  * timing a request costs no clock call of its own.
+ *
+ * One per process, shared by every proxy in it, and safe so: JavaScript runs one callback at a
+ * time, a read sets it before any request of that read is timed, and every proxy wants the same
+ * thing from it (the time of the latest read, a few microseconds late at most).
  */
 export const clock = { now: performance.now() };
 
@@ -28,11 +34,6 @@ export class OpStats {
     this.name = name;
   }
 }
-
-/** Stats flags of `/api/proxy/stats/:xauth/:flags`. */
-export const STATS_CMD = 1;
-export const STATS_SLOTS = 2;
-export const STATS_RUNTIME = 4;
 
 /** The proxy's counters. */
 export class ProxyStats {
@@ -87,7 +88,7 @@ export class ProxyStats {
   }
 
   /** The `ops.cmd` list: commands that were called, sorted by name. */
-  commandsJson(): Record<string, unknown>[] {
+  commandsJson(): NonNullable<ProxyStatsJson["ops"]["cmd"]> {
     const all = [...this.byCommand, ...this.#unknown.values()].filter((s) => s.calls > 0 || s.fails > 0);
     all.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     return all.map((s) => ({
@@ -100,9 +101,9 @@ export class ProxyStats {
     }));
   }
 
-  /** The `ops`, `sessions` and `rusage` parts of Codis's stats JSON. */
-  toJson(flags: number): Record<string, unknown> {
-    const ops: Record<string, unknown> = {
+  /** The `ops`, `sessions`, `rusage` (and with `STATS_RUNTIME`, `runtime`) parts of Codis's stats JSON. */
+  toJson(flags: number): Pick<ProxyStatsJson, "ops" | "sessions" | "rusage" | "runtime"> {
+    const ops: ProxyStatsJson["ops"] = {
       total: this.total,
       fails: this.fails,
       redis: { errors: this.redisErrors },
@@ -110,9 +111,9 @@ export class ProxyStats {
     };
     if (flags & STATS_CMD) ops.cmd = this.commandsJson();
     const u = this.usage;
-    const rusage: Record<string, unknown> = { now: u.now, cpu: u.cpu, mem: u.mem };
-    if (u.raw) rusage.raw = u.raw;
-    const out: Record<string, unknown> = {
+    const rusage: ProxyStatsJson["rusage"] = { now: u.now, cpu: u.cpu, mem: u.mem };
+    if (u.raw) rusage.raw = { ...u.raw };
+    const out: Pick<ProxyStatsJson, "ops" | "sessions" | "rusage" | "runtime"> = {
       ops,
       sessions: { total: this.sessionsTotal, alive: this.sessionsAlive },
       rusage,

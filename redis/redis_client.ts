@@ -280,20 +280,6 @@ function errorText(e: unknown): string {
   return errorMessage(e);
 }
 
-/** Connects, runs one command, closes: for one-off probes. */
-export async function redisCall(
-  addr: string,
-  args: Arg[],
-  options: Partial<RedisClientOptions> = {},
-): Promise<RespValue> {
-  const client = await RedisClient.connect(addr, options);
-  try {
-    return await client.call(...args);
-  } finally {
-    await client.close();
-  }
-}
-
 /** Parses an INFO reply into a map of `field → value` (section headers and blanks skipped). */
 export function parseInfo(text: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -32,8 +32,26 @@ export const DEFAULT_RESP_LIMITS: Readonly<RespLimits> = {
   maxInlineLength: 64 * 1024,
 };
 
-const CR = 13;
-const LF = 10;
+import {
+  CR,
+  LF,
+  RESP_ARRAY,
+  RESP_ATTRIBUTE,
+  RESP_BIG_NUMBER,
+  RESP_BLOB_ERROR,
+  RESP_BOOLEAN,
+  RESP_BULK,
+  RESP_DOUBLE,
+  RESP_ERROR,
+  RESP_INTEGER,
+  RESP_MAP,
+  RESP_NULL,
+  RESP_PUSH,
+  RESP_SET,
+  RESP_SIMPLE,
+  RESP_VERBATIM,
+} from "./resp_types.ts";
+
 // A header line (`*123\r\n`, `$456\r\n`) longer than this is malformed.
 const MAX_HEADER_LINE = 32;
 
@@ -44,7 +62,7 @@ const MAX_HEADER_LINE = 32;
 export function parseInteger(buf: Uint8Array, start: number, end: number): number {
   let i = start;
   let negative = false;
-  if (i < end && buf[i] === 0x2d) {
+  if (i < end && buf[i] === 0x2d) { // '-'
     negative = true;
     i++;
   }
@@ -58,7 +76,7 @@ export function parseInteger(buf: Uint8Array, start: number, end: number): numbe
   return negative ? -n : n;
 }
 
-/** Index of the first CR in `buf[from, end)` followed by LF within `end`; -1 if none yet. */
+/** Index of the first CR in `buf[from, end)`, or -1 if none yet (the caller checks the LF after it). */
 function findLineEnd(buf: Uint8Array, from: number, end: number): number {
   for (let i = from; i < end; i++) {
     if (buf[i] === CR) return i;
@@ -112,7 +130,7 @@ export class RequestScanner {
   scan(buf: Uint8Array, start: number, end: number): number {
     if (this.#expected < 0) {
       if (start >= end) return NEED_MORE;
-      if (buf[start] !== 0x2a) return this.#scanInline(buf, start, end); // not '*'
+      if (buf[start] !== RESP_ARRAY) return this.#scanInline(buf, start, end);
       const lineEnd = findLineEnd(buf, start + 1, end);
       if (lineEnd < 0 || lineEnd + 1 >= end) {
         if (end - start > MAX_HEADER_LINE) return this.#fail("invalid multibulk length");
@@ -149,7 +167,7 @@ export class RequestScanner {
     const expected = this.#expected;
     while (seen < expected) {
       if (pos >= end) break;
-      if (buf[pos] !== 0x24) { // '$'
+      if (buf[pos] !== RESP_BULK) {
         return this.#fail(`expected '$', got '${String.fromCharCode(buf[pos])}'`);
       }
       const lineEnd = findLineEnd(buf, pos + 1, end);
@@ -205,11 +223,11 @@ export class RequestScanner {
     let size = 16;
     for (const p of parts) size += p.length + 16;
     const out = new Uint8Array(size);
-    let pos = writeHeader(out, 0, 0x2a, parts.length);
+    let pos = writeHeader(out, 0, RESP_ARRAY, parts.length);
     if (this.args.length < parts.length * 2) this.args = new Int32Array(parts.length * 2);
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i];
-      pos = writeHeader(out, pos, 0x24, p.length);
+      pos = writeHeader(out, pos, RESP_BULK, p.length);
       this.args[i * 2] = pos;
       out.set(p, pos);
       pos += p.length;
@@ -356,22 +374,22 @@ export class ReplyScanner {
       if (start >= end) return NEED_MORE;
       const type = buf[start];
       const lineEnd = findLineEnd(buf, start + 1, end);
-      if (lineEnd < 0 || lineEnd + 1 >= end) return this.#needHeader(buf, start, end, start);
+      if (lineEnd < 0 || lineEnd + 1 >= end) return this.#needHeader(start, end, start);
       if (buf[lineEnd + 1] !== LF) return this.#fail("bad line ending");
       switch (type) {
-        case 0x2b: // + simple string
-        case 0x2d: // - error
-        case 0x3a: // : integer
-        case 0x5f: // _ null
-        case 0x23: // # boolean
-        case 0x2c: // , double
-        case 0x28: // ( big number
+        case RESP_SIMPLE:
+        case RESP_ERROR:
+        case RESP_INTEGER:
+        case RESP_NULL:
+        case RESP_BOOLEAN:
+        case RESP_DOUBLE:
+        case RESP_BIG_NUMBER:
           return lineEnd + 2;
-        case 0x24: // $ bulk string
-        case 0x3d: // = verbatim string
-        case 0x21: { // ! blob error
+        case RESP_BULK:
+        case RESP_VERBATIM:
+        case RESP_BLOB_ERROR: {
           const len = parseInteger(buf, start + 1, lineEnd);
-          if (len === -1 && type === 0x24) return lineEnd + 2;
+          if (len === -1 && type === RESP_BULK) return lineEnd + 2;
           if (!(len >= 0 && len <= this.#limits.maxBulkLength)) {
             return this.#fail("invalid bulk length");
           }
@@ -397,14 +415,13 @@ export class ReplyScanner {
     return this.#scanNested(buf, start, pos, end);
   }
 
-  #needHeader(buf: Uint8Array, start: number, end: number, lineStart: number): number {
+  #needHeader(start: number, end: number, lineStart: number): number {
     if (end - lineStart > this.#limits.maxBulkLength) return this.#fail("line too long");
     if (this.#depth === 0) {
       this.#stack[0] = 1;
       this.#depth = 1;
     }
     this.#offset = lineStart - start;
-    void buf;
     return NEED_MORE;
   }
 
@@ -416,31 +433,31 @@ export class ReplyScanner {
     while (depth > 0) {
       if (pos >= end) {
         this.#depth = depth;
-        return this.#needHeader(buf, start, end, pos);
+        return this.#needHeader(start, end, pos);
       }
       const type = buf[pos];
       const lineEnd = findLineEnd(buf, pos + 1, end);
       if (lineEnd < 0 || lineEnd + 1 >= end) {
         this.#depth = depth;
-        return this.#needHeader(buf, start, end, pos);
+        return this.#needHeader(start, end, pos);
       }
       if (buf[lineEnd + 1] !== LF) return this.#fail("bad line ending");
       let next = lineEnd + 2;
       let children = 0;
       switch (type) {
-        case 0x2b:
-        case 0x2d:
-        case 0x3a:
-        case 0x5f:
-        case 0x23:
-        case 0x2c:
-        case 0x28:
+        case RESP_SIMPLE:
+        case RESP_ERROR:
+        case RESP_INTEGER:
+        case RESP_NULL:
+        case RESP_BOOLEAN:
+        case RESP_DOUBLE:
+        case RESP_BIG_NUMBER:
           break;
-        case 0x24:
-        case 0x3d:
-        case 0x21: {
+        case RESP_BULK:
+        case RESP_VERBATIM:
+        case RESP_BLOB_ERROR: {
           const len = parseInteger(buf, pos + 1, lineEnd);
-          if (len === -1 && type === 0x24) break;
+          if (len === -1 && type === RESP_BULK) break;
           if (!(len >= 0 && len <= maxBulk)) return this.#fail("invalid bulk length");
           next = lineEnd + 2 + len + 2;
           if (next > end) {
@@ -451,16 +468,16 @@ export class ReplyScanner {
           if (buf[next - 2] !== CR || buf[next - 1] !== LF) return this.#fail("invalid bulk format");
           break;
         }
-        case 0x2a: // * array
-        case 0x7e: // ~ set
-        case 0x3e: // > push
-        case 0x25: // % map
-        case 0x7c: { // | attribute
+        case RESP_ARRAY:
+        case RESP_SET:
+        case RESP_PUSH:
+        case RESP_MAP:
+        case RESP_ATTRIBUTE: {
           const n = parseInteger(buf, pos + 1, lineEnd);
-          if (n === -1 && type === 0x2a) break;
+          if (n === -1 && type === RESP_ARRAY) break;
           if (!(n >= 0 && n <= maxArray)) return this.#fail("invalid multibulk length");
-          children = type === 0x25 || type === 0x7c ? n * 2 : n;
-          if (type === 0x7c) stack[depth - 1]++; // the attributed value still follows
+          children = type === RESP_MAP || type === RESP_ATTRIBUTE ? n * 2 : n;
+          if (type === RESP_ATTRIBUTE) stack[depth - 1]++; // the attributed value still follows
           break;
         }
         default:

@@ -6,6 +6,23 @@
  */
 
 import { parseInteger } from "./resp_scanner.ts";
+import {
+  RESP_ARRAY,
+  RESP_ATTRIBUTE,
+  RESP_BIG_NUMBER,
+  RESP_BLOB_ERROR,
+  RESP_BOOLEAN,
+  RESP_BULK,
+  RESP_DOUBLE,
+  RESP_ERROR,
+  RESP_INTEGER,
+  RESP_MAP,
+  RESP_NULL,
+  RESP_PUSH,
+  RESP_SET,
+  RESP_SIMPLE,
+  RESP_VERBATIM,
+} from "./resp_types.ts";
 
 /** An error reply from Redis, as a value. */
 export class RespError {
@@ -60,45 +77,45 @@ function decodeAt(buf: Uint8Array, cursor: { pos: number }, raw: boolean): RespV
   const eol = lineEnd(buf, pos + 1);
   cursor.pos = eol + 2;
   switch (type) {
-    case 0x2b: // +
+    case RESP_SIMPLE:
       return decoder.decode(buf.subarray(pos + 1, eol));
-    case 0x2d: // -
+    case RESP_ERROR:
       return new RespError(decoder.decode(buf.subarray(pos + 1, eol)));
-    case 0x3a: // :
+    case RESP_INTEGER:
       return parseInteger(buf, pos + 1, eol);
-    case 0x5f: // _
+    case RESP_NULL:
       return null;
-    case 0x23: // #
-      return buf[pos + 1] === 0x74;
-    case 0x2c: { // ,
+    case RESP_BOOLEAN:
+      return buf[pos + 1] === 0x74; // 't'
+    case RESP_DOUBLE: {
       const s = decoder.decode(buf.subarray(pos + 1, eol));
       return s === "inf" ? Infinity : s === "-inf" ? -Infinity : Number(s);
     }
-    case 0x28: // (
+    case RESP_BIG_NUMBER:
       return BigInt(decoder.decode(buf.subarray(pos + 1, eol)));
-    case 0x24: // $
-    case 0x3d: // =
-    case 0x21: { // !
+    case RESP_BULK:
+    case RESP_VERBATIM:
+    case RESP_BLOB_ERROR: {
       const len = parseInteger(buf, pos + 1, eol);
       if (len < 0) return null;
       const data = buf.subarray(eol + 2, eol + 2 + len);
       cursor.pos = eol + 2 + len + 2;
-      if (type === 0x21) return new RespError(decoder.decode(data));
-      if (type === 0x3d) return decoder.decode(data.subarray(4));
+      if (type === RESP_BLOB_ERROR) return new RespError(decoder.decode(data));
+      if (type === RESP_VERBATIM) return decoder.decode(data.subarray(4));
       return raw ? data.slice() : decoder.decode(data);
     }
-    case 0x2a: // *
-    case 0x7e: // ~
-    case 0x3e: // >
-    case 0x25: { // %
+    case RESP_ARRAY:
+    case RESP_SET:
+    case RESP_PUSH:
+    case RESP_MAP: {
       const n = parseInteger(buf, pos + 1, eol);
       if (n < 0) return null;
-      const count = type === 0x25 ? n * 2 : n;
+      const count = type === RESP_MAP ? n * 2 : n;
       const out: RespValue[] = new Array(count);
       for (let i = 0; i < count; i++) out[i] = decodeAt(buf, cursor, raw);
       return out;
     }
-    case 0x7c: { // | attribute: skipped, the value follows
+    case RESP_ATTRIBUTE: { // skipped: the value follows
       const n = parseInteger(buf, pos + 1, eol);
       for (let i = 0; i < n * 2; i++) decodeAt(buf, cursor, raw);
       return decodeAt(buf, cursor, raw);
@@ -106,13 +123,4 @@ function decodeAt(buf: Uint8Array, cursor: { pos: number }, raw: boolean): RespV
     default:
       throw new Error(`Cannot decode reply: unknown type '${String.fromCharCode(type)}'`);
   }
-}
-
-/** Renders a value as `redis-cli` would print it in raw form (for messages and logs). */
-export function formatValue(v: RespValue): string {
-  if (v === null) return "(nil)";
-  if (v instanceof RespError) return `(error) ${v.message}`;
-  if (v instanceof Uint8Array) return decoder.decode(v);
-  if (Array.isArray(v)) return `[${v.map(formatValue).join(", ")}]`;
-  return String(v);
 }

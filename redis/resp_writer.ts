@@ -4,8 +4,8 @@
  * @module
  */
 
-const CR = 13;
-const LF = 10;
+import { CR, LF, RESP_ARRAY, RESP_BULK, RESP_ERROR, RESP_INTEGER } from "./resp_types.ts";
+
 const encoder = new TextEncoder();
 
 /** A growable byte buffer that RESP is appended to without building strings. */
@@ -93,7 +93,7 @@ export class ByteWriter {
 
   /** Appends a bulk string holding `src[start, end)`. */
   appendBulk(src: Uint8Array, start = 0, end: number = src.length): void {
-    this.appendHeader(0x24, end - start);
+    this.appendHeader(RESP_BULK, end - start);
     this.append(src, start, end);
     this.appendCrlf();
   }
@@ -105,7 +105,7 @@ export class ByteWriter {
 
   /** Appends an integer reply `:n\r\n`. */
   appendInteger(n: number): void {
-    this.appendHeader(0x3a, n);
+    this.appendHeader(RESP_INTEGER, n);
   }
 
   /** Appends a simple string reply `+s\r\n` (s must not contain CR or LF). */
@@ -119,14 +119,14 @@ export class ByteWriter {
   appendError(message: string): void {
     const bytes = encoder.encode(message.replace(/[\r\n]/g, " "));
     this.reserve(bytes.length + 3);
-    this.bytes[this.length++] = 0x2d;
+    this.bytes[this.length++] = RESP_ERROR;
     this.append(bytes);
     this.appendCrlf();
   }
 
   /** Appends a command as a RESP array of bulk strings. */
   appendCommand(args: ReadonlyArray<string | Uint8Array | number>): void {
-    this.appendHeader(0x2a, args.length);
+    this.appendHeader(RESP_ARRAY, args.length);
     for (const a of args) {
       if (typeof a === "string") this.appendBulk(encoder.encode(a));
       else if (typeof a === "number") this.appendBulk(encoder.encode(String(a)));
@@ -146,12 +146,5 @@ export function encodeCommand(args: ReadonlyArray<string | Uint8Array | number>)
 export function encodeError(message: string): Uint8Array {
   const w = new ByteWriter(message.length + 8);
   w.appendError(message);
-  return w.view();
-}
-
-/** Encodes a simple string reply. */
-export function encodeSimple(s: string): Uint8Array {
-  const w = new ByteWriter(s.length + 8);
-  w.appendSimple(s);
   return w.view();
 }

@@ -62,12 +62,16 @@ export type LoopStep = () => Promise<boolean | void>;
 export interface LoopOptions {
   /** Milliseconds between steps that did no work. */
   periodMs: number;
-  /** Milliseconds after a step that threw. */
+  /** Milliseconds after a step that threw; doubled after each further failure, up to `errorBackoffMaxMs`. */
   errorBackoffMs: number;
+  /** Longest wait after failures (default: `errorBackoffMs`, no doubling). */
+  errorBackoffMaxMs?: number;
   /** Milliseconds after a step that did work. */
   busyPeriodMs: number;
-  /** Where a failed step is reported (default: nowhere). */
-  onError?: (name: string, message: string) => void;
+  /** Milliseconds before the first step (default 0). */
+  initialDelayMs?: number;
+  /** Where a failed step is reported, with the wait before the next try (default: nowhere). */
+  onError?: (name: string, message: string, retryMs: number) => void;
 }
 
 /** Defaults of {@linkcode LoopOptions}. */
@@ -84,17 +88,23 @@ export class Loop {
   #wake: AbortController | null = null;
   #done: Promise<void>;
 
+  /** Starts running `step` (at once, or after `initialDelayMs`). */
   constructor(name: string, step: LoopStep, options: Partial<LoopOptions> = {}) {
     this.name = name;
     const o = { ...DEFAULT_LOOP_OPTIONS, ...options };
+    const maxBackoff = Math.max(o.errorBackoffMs, o.errorBackoffMaxMs ?? o.errorBackoffMs);
     this.#done = (async () => {
+      let backoff = o.errorBackoffMs;
+      if (o.initialDelayMs) await this.sleep(o.initialDelayMs);
       while (!this.#stop.signal.aborted) {
         let wait = o.periodMs;
         try {
           if (await step()) wait = o.busyPeriodMs;
+          backoff = o.errorBackoffMs;
         } catch (e) {
-          o.onError?.(name, errorMessage(e));
-          wait = o.errorBackoffMs;
+          wait = backoff;
+          backoff = Math.min(maxBackoff, backoff * 2);
+          o.onError?.(name, errorMessage(e), wait);
         }
         await this.sleep(wait);
       }

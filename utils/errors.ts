@@ -70,3 +70,8 @@ export function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
 }
+
+/** Marks a branch that cannot be reached when a switch covers every case (a compile-time check). */
+export function assertNever(value: never): never {
+  throw new Error(`Unexpected value ${JSON.stringify(value)}`);
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type GroupModel, offlineSlotMapping, type SlotMapping } from "../../coord/models.ts";
+import { ACTION_PENDING, type GroupModel, offlineSlotMapping, type SlotMapping } from "../../coord/models.ts";
 import { rebalancePlan } from "../../dashboard/rebalance.ts";
 
 const group = (id: number, servers = 1): GroupModel => ({
@@ -53,7 +53,7 @@ Deno.test("adding a group moves only what it needs, from the highest slots of ea
 
 Deno.test("slots being migrated count for their target; no groups is an error", () => {
   const slots = offline().map((m) =>
-    m.id < 100 ? { ...m, action: { index: m.id + 1, state: "pending", targetId: 2 } } : m
+    m.id < 100 ? { ...m, action: { index: m.id + 1, state: ACTION_PENDING, targetId: 2 } } : m
   );
   const plan = rebalancePlan(slots, [group(1), group(2)]);
   assert.ok(![...plan.keys()].some((sid) => sid < 100), "slots with actions are left alone");

@@ -10,6 +10,7 @@ import {
   routeIndex,
   WRITE,
 } from "../../proxy/command_table.ts";
+import { Frame } from "../../proxy/frame.ts";
 import { RequestScanner } from "../../redis/resp_scanner.ts";
 import { encodeCommand } from "../../redis/resp_writer.ts";
 
@@ -21,9 +22,10 @@ function keysOf(...argv: string[]): { keys: string[]; route: string | null } {
   const s = new RequestScanner();
   s.scan(buf, 0, buf.length);
   const cmd = lookupCommand(buf, s.args[0], s.args[1]);
+  const frame = new Frame().set(buf, 0, buf.length, s.args, s.argc);
   const keys: string[] = [];
-  forEachKey(cmd, buf, s.args, s.argc, (a, b) => keys.push(dec.decode(buf.subarray(a, b))));
-  const r = routeIndex(cmd, buf, s.args, s.argc);
+  forEachKey(cmd, frame, (a, b) => keys.push(dec.decode(buf.subarray(a, b))));
+  const r = routeIndex(cmd, frame);
   return { keys, route: r < 0 ? null : dec.decode(buf.subarray(s.args[r * 2], s.args[r * 2 + 1])) };
 }
 

@@ -1,13 +1,18 @@
 /**
- * A client of a proxy's admin API (`proxy/admin_api.ts`), for the dashboard and codis-admin.
+ * A typed client of a proxy's admin API (`proxy/admin_api.ts`), for the dashboard, codis-admin
+ * and codis-fe. Replies are validated with the schemas of `proxy_stats.ts`.
  *
  * @module
  */
 
-import { type ProxyModel, proxyModelFromJson, type SlotSpec, slotToJson } from "../coord/models.ts";
+import type * as v from "valibot";
+import { type ProxyModel, proxyModelFromJson, slotsFromJson, type SlotSpec, slotToJson } from "../coord/models.ts";
 import { callApi } from "../utils/http.ts";
 import { newXAuth } from "../utils/xauth.ts";
+import { checkRawReply, checkReply } from "./reply.ts";
+import { type ProxyOverview, ProxyOverviewJsonSchema, type ProxyStats, ProxyStatsJsonSchema } from "./proxy_stats.ts";
 
+/** A client of one proxy's admin API. */
 export class ProxyAdminClient {
   readonly addr: string;
   /** The proxy's xauth (from product name, product auth and the proxy's token); "" until known. */
@@ -28,25 +33,33 @@ export class ProxyAdminClient {
     return c;
   }
 
+  /** The proxy's model (no xauth needed). */
   async model(): Promise<ProxyModel> {
     return proxyModelFromJson(await this.#get("/api/proxy/model")).model;
   }
 
   /** The overview (`/proxy`): version, config, model, stats, slots. */
-  overview(): Promise<unknown> {
-    return this.#get("/proxy");
+  async overview(): Promise<ProxyOverview> {
+    return this.#check(ProxyOverviewJsonSchema, "/proxy", await this.#get("/proxy"));
+  }
+
+  /** The overview as the proxy wrote it (checked, not rewritten): what codis-admin prints. */
+  async rawOverview(): Promise<unknown> {
+    return checkRawReply(ProxyOverviewJsonSchema, await this.#get("/proxy"), `proxy ${this.addr} /proxy`);
   }
 
   async xping(): Promise<void> {
     await this.#get(`/api/proxy/xping/${this.xauth}`);
   }
 
-  stats(flags = 0): Promise<unknown> {
-    return this.#get(flags ? `/api/proxy/stats/${this.xauth}/${flags}` : `/api/proxy/stats/${this.xauth}`);
+  /** The stats; `flags` is a sum of `STATS_CMD`, `STATS_SLOTS`, `STATS_RUNTIME`. */
+  async stats(flags = 0): Promise<ProxyStats> {
+    const path = flags ? `/api/proxy/stats/${this.xauth}/${flags}` : `/api/proxy/stats/${this.xauth}`;
+    return this.#check(ProxyStatsJsonSchema, "/api/proxy/stats", await this.#get(path));
   }
 
-  slots(): Promise<unknown> {
-    return this.#get(`/api/proxy/slots/${this.xauth}`);
+  async slots(): Promise<SlotSpec[]> {
+    return slotsFromJson(await this.#get(`/api/proxy/slots/${this.xauth}`));
   }
 
   async fillSlots(slots: SlotSpec[]): Promise<void> {
@@ -71,6 +84,10 @@ export class ProxyAdminClient {
 
   async setLogLevel(level: string): Promise<void> {
     await this.#put(`/api/proxy/loglevel/${this.xauth}/${encodeURIComponent(level)}`);
+  }
+
+  #check<T extends v.GenericSchema>(schema: T, route: string, value: unknown): v.InferOutput<T> {
+    return checkReply(schema, value, `proxy ${this.addr} ${route}`);
   }
 
   #get(path: string): Promise<unknown> {

@@ -1,0 +1,166 @@
+/**
+ * Requests on a migrating slot (Codis's `pkg/proxy/forward.go`, on stock Redis): the slot's
+ * target master serves it, its source master still holds the keys not moved yet.
+ *
+ * - A write, or a multi-key request, first moves its keys: `MIGRATE host port "" db timeout
+ *   [AUTH pw] KEYS k…` on the source (one call per source and target), then goes to the target.
+ *   MIGRATE is atomic per call and removes the keys from the source; `NOKEY` means they moved
+ *   already, or are new.
+ * - A single-key read moves nothing: `MULTI; EXISTS key; <read>; EXEC` on the source answers it
+ *   there while the key is still there (its value there is current, since every write moves the
+ *   key first), and otherwise the read goes to the target.
+ *
+ * The request holds its slots throughout, so they cannot be refilled (and the migration cannot
+ * finish) between the move and the request.
+ *
+ * @module
+ */
+
+import { encodeCommand } from "../redis/resp_writer.ts";
+import { CR, LF, RESP_ARRAY, RESP_ERROR, RESP_INTEGER } from "../redis/resp_types.ts";
+import { slotOf } from "../redis/slot_hash.ts";
+import { parseAddr } from "../utils/addr.ts";
+import { fromUtf8 } from "../utils/bytes.ts";
+import type { BackendServer, Pending } from "./backend.ts";
+import { holdSlot, type Routed, type Slot } from "./slot.ts";
+
+/** The I/O timeout (ms) of the MIGRATE a proxy runs before serving a key of a migrating slot. */
+export const MIGRATE_TIMEOUT_MS = 10_000;
+
+const MULTI = encodeCommand(["MULTI"]);
+const EXEC = encodeCommand(["EXEC"]);
+const DIGIT_0 = 0x30;
+const DIGIT_1 = 0x31;
+const DIGIT_2 = 0x32;
+
+/**
+ * For an EXEC reply `*2\r\n:N\r\n<reply>`: the offset of <reply> when N is 1, 0 when N is 0,
+ * -1 for anything else (the transaction failed: fall back to MIGRATE).
+ */
+export function execExistsPrefix(buf: Uint8Array, start: number, end: number): number {
+  if (end - start < 9) return -1;
+  if (buf[start] !== RESP_ARRAY || buf[start + 1] !== DIGIT_2 || buf[start + 2] !== CR || buf[start + 3] !== LF) {
+    return -1;
+  }
+  if (buf[start + 4] !== RESP_INTEGER || buf[start + 6] !== CR || buf[start + 7] !== LF) return -1;
+  const n = buf[start + 5];
+  if (n === DIGIT_1) return start + 8;
+  if (n === DIGIT_0) return 0;
+  return -1;
+}
+
+/** Serves requests on migrating slots for one router. */
+export class MigrationForwarder {
+  #slots: readonly Slot[];
+  #auth: string;
+
+  /** `slots` is the router's table; `auth` the password of the target servers (`product_auth`). */
+  constructor(slots: readonly Slot[], auth: string) {
+    this.#slots = slots;
+    this.#auth = auth;
+  }
+
+  /** Sends `bytes` (a request whose keys are `keys`) for `slot`, which is migrating and not blocked. */
+  forward(routed: Routed, slot: Slot, bytes: Uint8Array, keys: Uint8Array[], readOnly: boolean): void {
+    holdSlot(routed, slot);
+    if (readOnly && keys.length === 1 && slotOf(keys[0]) === slot.id) this.#read(routed, slot, bytes, keys[0]);
+    else this.#migrateThenSend(routed, slot, bytes, keys);
+  }
+
+  /**
+   * A single-key read, without moving anything: `MULTI; EXISTS key; <the read>; EXEC` on the
+   * source. One round trip to the source instead of a MIGRATE (which makes the source write to the
+   * target and wait). The four commands are queued on the shared connection in one synchronous
+   * block, so nothing can come between them.
+   */
+  #read(routed: Routed, slot: Slot, bytes: Uint8Array, key: Uint8Array): void {
+    const source = slot.migrateFrom!.conn(routed.db, routed.seed);
+    const target = slot.master!;
+    const queued: Pending = { onReply() {}, onFailure() {} };
+    source.send(queued, MULTI, 0, MULTI.length);
+    const exists = encodeCommand(["EXISTS", key]);
+    source.send(queued, exists, 0, exists.length);
+    source.send(queued, bytes, 0, bytes.length);
+    source.send(
+      {
+        onReply: (buf: Uint8Array, start: number, end: number) => {
+          // `*2\r\n:1\r\n<reply>`: the key is on the source, and <reply> is the answer.
+          const after = execExistsPrefix(buf, start, end);
+          if (after > 0) routed.onReply(buf, after, end);
+          else if (after === 0) target.conn(routed.db, routed.seed).send(routed, bytes, 0, bytes.length);
+          else this.#migrateThenSend(routed, slot, bytes, [key]);
+        },
+        onFailure: (reason: string) =>
+          routed.reject(`bad migrate resp: ${reason} (read from ${slot.migrateFrom?.addr})`),
+      },
+      EXEC,
+      0,
+      EXEC.length,
+    );
+  }
+
+  /**
+   * Moves every key of the request that lives in a migrating slot (one MIGRATE per source and
+   * target), then sends the request to `slot`'s target. The request already holds `slot`; it
+   * takes a hold on every other slot it moves keys of.
+   */
+  #migrateThenSend(routed: Routed, slot: Slot, bytes: Uint8Array, keys: Uint8Array[]): void {
+    const moves = new Map<string, { from: BackendServer; to: string; keys: Uint8Array[] }>();
+    for (const key of keys) {
+      const s = this.#slots[slotOf(key)];
+      if (s.migrateFrom === null || s.master === null || s.blocked) continue;
+      if (s !== slot && !routed.slots?.includes(s)) holdSlot(routed, s);
+      const id = `${s.migrateFrom.addr}>${s.master.addr}`;
+      let m = moves.get(id);
+      if (m === undefined) {
+        m = { from: s.migrateFrom, to: s.master.addr, keys: [] };
+        moves.set(id, m);
+      }
+      m.keys.push(key);
+    }
+    const target = slot.master!;
+    const send = () => target.conn(routed.db, routed.seed).send(routed, bytes, 0, bytes.length);
+    if (moves.size === 0) {
+      send();
+      return;
+    }
+    let waiting = moves.size;
+    let failed = false;
+    const fail = (reason: string) => {
+      if (failed) return;
+      failed = true;
+      routed.reject(`bad migrate resp: ${reason}`);
+    };
+    for (const m of moves.values()) {
+      const { host, port } = parseAddr(m.to);
+      const cmd = encodeCommand([
+        "MIGRATE",
+        host,
+        port,
+        "",
+        routed.db,
+        MIGRATE_TIMEOUT_MS,
+        ...(this.#auth ? ["AUTH", this.#auth] : []),
+        "KEYS",
+        ...m.keys,
+      ]);
+      m.from.conn(routed.db, routed.seed).send(
+        {
+          onReply(buf: Uint8Array, start: number, end: number) {
+            if (buf[start] === RESP_ERROR) {
+              fail(`${fromUtf8(buf.subarray(start + 1, end)).trim()} (MIGRATE from ${m.from.addr} to ${m.to})`);
+            } else if (--waiting === 0 && !failed) {
+              send();
+            }
+          },
+          onFailure(reason: string) {
+            fail(`${reason} (MIGRATE from ${m.from.addr} to ${m.to})`);
+          },
+        },
+        cmd,
+        0,
+        cmd.length,
+      );
+    }
+  }
+}
