@@ -44,6 +44,12 @@ export class StoreError extends Error {
   }
 }
 
+/** A node and its data. */
+export interface StoreNode {
+  readonly path: string;
+  readonly data: Uint8Array;
+}
+
 /** A node that lives as long as its owner: the process and its session or lease. */
 export interface EphemeralNode {
   readonly path: string;
@@ -97,6 +103,12 @@ export interface CoordClient {
   read(path: string, must?: boolean): Promise<Uint8Array | null>;
   /** Full paths of the node's children, sorted; [] if it is missing (or `not-found` when `must`). */
   list(path: string, must?: boolean): Promise<string[]>;
+  /**
+   * Every child of `dir` with its data (a parent's data is empty), sorted by path, in one call
+   * where the backend can (etcd: one range read; filesystem: one lock; ZooKeeper: the reads
+   * pipelined on one session); [] when `dir` is missing.
+   */
+  readChildren(dir: string): Promise<StoreNode[]>;
   /** Creates a node that is deleted when this client's owner dies; fails with `exists` if it is there. */
   createEphemeral(path: string, data: Uint8Array): Promise<EphemeralNode>;
   /**

@@ -25,6 +25,7 @@ import {
   type EphemeralNode,
   StoreError,
   type StoreErrorCode,
+  type StoreNode,
   type Watch,
 } from "./client.ts";
 import { deadline } from "../utils/async.ts";
@@ -157,6 +158,26 @@ export class EtcdClient implements CoordClient {
         if (name) names.add(name);
       }
       return [...names].sort().map((n) => childPath(p, n));
+    });
+  }
+
+  async readChildren(dir: string): Promise<StoreNode[]> {
+    const p = this.#path("read children", dir);
+    return await this.#call("read children", p, async () => {
+      const below = p === "/" ? "/" : `${p}/`;
+      const all = await this.#client.getAll().prefix(below).buffers();
+      const nodes = new Map<string, Uint8Array>();
+      for (const [key, value] of Object.entries(all)) {
+        const rest = key.slice(below.length);
+        const slash = rest.indexOf("/");
+        const name = slash < 0 ? rest : rest.slice(0, slash);
+        if (!name) continue;
+        const child = childPath(p, name);
+        // A deeper key makes its ancestor a parent, which holds no data of its own here.
+        if (slash < 0) nodes.set(child, new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+        else if (!nodes.has(child)) nodes.set(child, new Uint8Array(0));
+      }
+      return [...nodes.keys()].sort().map((path) => ({ path, data: nodes.get(path)! }));
     });
   }
 

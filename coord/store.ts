@@ -138,12 +138,11 @@ export class ProductStore {
 
   // --- slots -----------------------------------------------------------------------------------
 
-  /** All 1024 slot mappings (absent nodes are offline slots). */
+  /** All 1024 slot mappings (absent nodes are offline slots), read in one call. */
   async slotMappings(): Promise<SlotMapping[]> {
     const slots = Array.from({ length: MAX_SLOT_NUM }, (_, i) => offlineSlotMapping(i));
-    for (const path of await this.client.list(this.slotsDir)) {
-      const data = await this.client.read(path);
-      if (!data || data.length === 0) continue;
+    for (const { path, data } of await this.client.readChildren(this.slotsDir)) {
+      if (data.length === 0) continue;
       const m = this.#decode(data, path, slotMappingFromJson);
       if (path !== this.slotPath(m.id)) throw this.#corrupt(path, `holds slot ${m.id}`);
       slots[m.id] = m;
@@ -180,9 +179,8 @@ export class ProductStore {
 
   async listGroups(): Promise<GroupModel[]> {
     const groups: GroupModel[] = [];
-    for (const path of await this.client.list(this.groupDir)) {
-      const data = await this.client.read(path);
-      if (!data || data.length === 0) continue;
+    for (const { path, data } of await this.client.readChildren(this.groupDir)) {
+      if (data.length === 0) continue;
       groups.push(this.#decode(data, path, groupFromJson));
     }
     return groups.sort((a, b) => a.id - b.id);
@@ -205,9 +203,8 @@ export class ProductStore {
 
   async listProxies(): Promise<StoredProxy[]> {
     const proxies: StoredProxy[] = [];
-    for (const path of await this.client.list(this.proxyDir)) {
-      const data = await this.client.read(path);
-      if (!data || data.length === 0) continue;
+    for (const { path, data } of await this.client.readChildren(this.proxyDir)) {
+      if (data.length === 0) continue;
       proxies.push(this.#decode(data, path, proxyModelFromJson));
     }
     return proxies.sort((a, b) => a.id - b.id || a.model.token.localeCompare(b.model.token));

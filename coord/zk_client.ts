@@ -28,6 +28,7 @@ import {
   parentPath,
   StoreError,
   type StoreErrorCode,
+  type StoreNode,
   type Watch,
 } from "./client.ts";
 import { deadline, delay } from "../utils/async.ts";
@@ -198,6 +199,33 @@ export class ZooKeeperClient implements CoordClient {
         if (must) throw this.#fail("list", p, "not-found", "no such node");
         return [];
       }
+    });
+  }
+
+  async readChildren(dir: string): Promise<StoreNode[]> {
+    const p = this.#path("read children", dir);
+    return await this.#call("read children", p, async (zk) => {
+      let children: string[];
+      try {
+        children = await this.#children(zk, p);
+      } catch (e) {
+        if (codeOf(e) === Exception.NO_NODE) return [];
+        throw e;
+      }
+      // The requests are pipelined on the session's one connection.
+      const nodes = await Promise.all(children.map(async (path) => {
+        try {
+          const data = await cb<Buffer | undefined>((done) => zk.getData(path, done));
+          return {
+            path,
+            data: data ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(0),
+          };
+        } catch (e) {
+          if (codeOf(e) === Exception.NO_NODE) return null; // deleted between the listing and the read
+          throw e;
+        }
+      }));
+      return nodes.filter((n) => n !== null);
     });
   }
 

@@ -118,6 +118,14 @@ const cases: Record<string, (b: Backend) => Promise<void>> = {
       assert.deepEqual(await c.read("/t/basic/empty"), new Uint8Array(0));
 
       assert.deepEqual(await c.list("/t/basic"), ["/t/basic/a", "/t/basic/bin", "/t/basic/deep", "/t/basic/empty"]);
+      // Every child with its data in one call: a parent holds none, deeper nodes are not children.
+      assert.deepEqual(await c.readChildren("/t/basic"), [
+        { path: "/t/basic/a", data: utf8("three") },
+        { path: "/t/basic/bin", data: bytes },
+        { path: "/t/basic/deep", data: new Uint8Array(0) },
+        { path: "/t/basic/empty", data: new Uint8Array(0) },
+      ]);
+      assert.deepEqual(await c.readChildren("/t/missing"), []);
       assert.deepEqual(await c.list("/t/basic/deep"), ["/t/basic/deep/er"]);
       assert.deepEqual(await c.list("/t/basic/a"), [], "a leaf has no children");
       assert.deepEqual(await c.list("/t/missing"), []);
