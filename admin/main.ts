@@ -4,10 +4,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { coordinatorFromFlags, openClient } from "../coord/open.ts";
 import { log } from "../utils/log.ts";
-import { runProgram, UsageError } from "../utils/program.ts";
+import { COORDINATOR_FLAGS, parseFlags, runProgram, UsageError } from "../utils/program.ts";
 import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
 import { configDump, configRestore, dashboardList, type Output, removeLock } from "./offline.ts";
 import { dashboardCommand } from "./dashboard_cmd.ts";
@@ -90,11 +89,7 @@ const OPTIONS = {
   "gid": { type: "string", short: "g" },
   "pid": { type: "string" },
   "product": { type: "string" },
-  "zookeeper": { type: "string" },
-  "zookeeper-auth": { type: "string" },
-  "etcd": { type: "string" },
-  "etcd-auth": { type: "string" },
-  "filesystem": { type: "string" },
+  ...COORDINATOR_FLAGS,
   "remove-lock": { type: "boolean" },
   "config-dump": { type: "boolean" },
   "config-restore": { type: "string" },
@@ -161,7 +156,7 @@ const console_: Output = {
 };
 
 export async function main(args: string[], io: Output = console_): Promise<number> {
-  const { values: flags, positionals } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
+  const { values: flags, positionals } = parseFlags(args, OPTIONS);
   if (flags.help) {
     io.out(USAGE);
     return 0;

@@ -4,10 +4,18 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { backendName } from "../coord/open.ts";
+import { coordinatorFromFlags } from "../coord/open.ts";
+import { errorMessage } from "../utils/errors.ts";
 import { log } from "../utils/log.ts";
-import { handleCommonFlags, runProgram, UsageError, writePidFile } from "../utils/program.ts";
+import {
+  handleCommonFlags,
+  noPositionals,
+  parseFlags,
+  runProgram,
+  SERVER_FLAGS,
+  UsageError,
+  writePidFile,
+} from "../utils/program.ts";
 import {
   DEFAULT_DASHBOARD_CONFIG,
   defaultDashboardToml,
@@ -36,40 +44,31 @@ Options:
 `;
 
 async function main(args: string[]): Promise<number> {
-  const { values: flags } = parseArgs({
-    args,
-    options: {
-      "ncpu": { type: "string" },
-      "config": { type: "string", short: "c" },
-      "log": { type: "string", short: "l" },
-      "log-level": { type: "string" },
-      "host-admin": { type: "string" },
-      "pidfile": { type: "string" },
-      "zookeeper": { type: "string" },
-      "etcd": { type: "string" },
-      "filesystem": { type: "string" },
-      "product_name": { type: "string" },
-      "product_auth": { type: "string" },
-      "remove-lock": { type: "boolean" },
-      "default-config": { type: "boolean" },
-      "version": { type: "boolean" },
-      "help": { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
+  const { values: flags, positionals } = parseFlags(args, {
+    ...SERVER_FLAGS,
+    "host-admin": { type: "string" },
+    "zookeeper": { type: "string" },
+    "etcd": { type: "string" },
+    "filesystem": { type: "string" },
+    "product_name": { type: "string" },
+    "product_auth": { type: "string" },
+    "remove-lock": { type: "boolean" },
   });
+  noPositionals(positionals);
   if (handleCommonFlags(flags, USAGE, defaultDashboardToml)) return 0;
 
   const config = flags.config
     ? parseDashboardConfig(await Deno.readTextFile(flags.config), flags.config)
     : { ...DEFAULT_DASHBOARD_CONFIG };
-  const coordinators = (["zookeeper", "etcd", "filesystem"] as const).filter((f) => flags[f] !== undefined);
-  if (coordinators.length > 1) {
-    throw new UsageError(`give one coordinator, not ${coordinators.map((f) => `--${f}`).join(" and ")}`);
+  let coordinator;
+  try {
+    coordinator = coordinatorFromFlags(flags);
+  } catch (e) {
+    throw new UsageError(errorMessage(e), { cause: e });
   }
-  if (coordinators.length === 1) {
-    config.coordinatorName = backendName(coordinators[0])!;
-    config.coordinatorAddr = flags[coordinators[0]]!;
+  if (coordinator) {
+    config.coordinatorName = coordinator.name;
+    config.coordinatorAddr = coordinator.addr;
   }
   if (flags.product_name !== undefined) config.productName = flags.product_name;
   if (flags.product_auth !== undefined) config.productAuth = flags.product_auth;

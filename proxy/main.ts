@@ -14,14 +14,22 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { slotsFromJson } from "../coord/models.ts";
 import { coordinatorFromFlags } from "../coord/open.ts";
 import { onlineViaDashboard, onlineViaStore } from "./online.ts";
 import { log } from "../utils/log.ts";
 import { DEFAULT_PROXY_CONFIG, defaultProxyToml, parseProxyConfig, validateProxyConfig } from "./config.ts";
 import { startProxy } from "./proxy.ts";
-import { handleCommonFlags, runProgram, UsageError, writePidFile } from "../utils/program.ts";
+import {
+  COORDINATOR_FLAGS,
+  handleCommonFlags,
+  noPositionals,
+  parseFlags,
+  runProgram,
+  SERVER_FLAGS,
+  UsageError,
+  writePidFile,
+} from "../utils/program.ts";
 import { errorMessage } from "../utils/errors.ts";
 
 const USAGE = `Usage:
@@ -50,35 +58,20 @@ Options:
 `;
 
 async function main(args: string[]): Promise<number> {
-  const { values: flags } = parseArgs({
-    args,
-    options: {
-      "ncpu": { type: "string" },
-      "max-ncpu": { type: "string" },
-      "config": { type: "string", short: "c" },
-      "log": { type: "string", short: "l" },
-      "log-level": { type: "string" },
-      "host-admin": { type: "string" },
-      "host-proxy": { type: "string" },
-      "dashboard": { type: "string" },
-      "zookeeper": { type: "string" },
-      "zookeeper-auth": { type: "string" },
-      "etcd": { type: "string" },
-      "etcd-auth": { type: "string" },
-      "filesystem": { type: "string" },
-      "fillslots": { type: "string" },
-      "ulimit": { type: "string" },
-      "pidfile": { type: "string" },
-      "product_name": { type: "string" },
-      "product_auth": { type: "string" },
-      "session_auth": { type: "string" },
-      "default-config": { type: "boolean" },
-      "version": { type: "boolean" },
-      "help": { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
+  const { values: flags, positionals } = parseFlags(args, {
+    ...SERVER_FLAGS,
+    ...COORDINATOR_FLAGS,
+    "max-ncpu": { type: "string" },
+    "host-admin": { type: "string" },
+    "host-proxy": { type: "string" },
+    "dashboard": { type: "string" },
+    "fillslots": { type: "string" },
+    "ulimit": { type: "string" },
+    "product_name": { type: "string" },
+    "product_auth": { type: "string" },
+    "session_auth": { type: "string" },
   });
+  noPositionals(positionals);
   if (handleCommonFlags(flags, USAGE, defaultProxyToml)) return 0;
   let coordinator;
   try {

@@ -1,19 +1,68 @@
 /**
- * What every command-line program shares: error reporting with a non-zero exit, and pid files.
+ * What every command-line program shares: flag parsing, error reporting with a non-zero exit,
+ * the common flags (`--help`, `--version`, `--default-config`, `--log`, `--log-level`), and pid
+ * files.
  *
  * @module
  */
 
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { errorMessage } from "./errors.ts";
 import { log, parseLogLevel } from "./log.ts";
 import { COMPILE_TEXT, VERSION_TEXT } from "./version.ts";
-import { errorMessage } from "./errors.ts";
 
 /** A mistake in how the program was called; printed with a hint to `--help`. */
 export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "UsageError";
   }
+}
+
+/** The flags of every server program (codis-proxy, codis-dashboard, codis-fe), Codis's spelling. */
+export const SERVER_FLAGS = {
+  "help": { type: "boolean", short: "h" },
+  "version": { type: "boolean" },
+  "default-config": { type: "boolean" },
+  "config": { type: "string", short: "c" },
+  "log": { type: "string", short: "l" },
+  "log-level": { type: "string" },
+  "pidfile": { type: "string" },
+  "ncpu": { type: "string" },
+} as const;
+
+/** The flags that name a coordinator store (see `coordinatorFromFlags` in `coord/open.ts`). */
+export const COORDINATOR_FLAGS = {
+  "zookeeper": { type: "string" },
+  "zookeeper-auth": { type: "string" },
+  "etcd": { type: "string" },
+  "etcd-auth": { type: "string" },
+  "filesystem": { type: "string" },
+} as const;
+
+/**
+ * Parses command-line flags strictly (unknown flags and missing values are errors) with Node's
+ * `parseArgs`; a mistake is a {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * const { values, positionals } = parseFlags(Deno.args, { ...SERVER_FLAGS, "listen": { type: "string" } });
+ * ```
+ */
+export function parseFlags<const O extends ParseArgsOptionsConfig>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (e) {
+    if (e instanceof TypeError && String((e as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS")) {
+      throw new UsageError(errorMessage(e), { cause: e });
+    }
+    throw e;
+  }
+}
+
+/** Throws a usage error when a server program was given positional arguments. */
+export function noPositionals(positionals: readonly string[]): void {
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
 }
 
 /**
@@ -25,8 +74,7 @@ export function runProgram(name: string, main: (args: string[]) => Promise<numbe
     (code) => Deno.exit(code),
     (e) => {
       const message = errorMessage(e);
-      const usageProblem = e instanceof UsageError || (e instanceof TypeError && "code" in e &&
-        String((e as { code: unknown }).code).startsWith("ERR_PARSE_ARGS"));
+      const usageProblem = e instanceof UsageError;
       console.error(`${name}: ${message}`);
       if (usageProblem) console.error(`Run '${name} --help' for usage.`);
       Deno.exit(usageProblem ? 2 : 1);
