@@ -73,7 +73,7 @@ export async function dashboardCommand(flags: DashboardFlags, positionals: strin
   if (form && positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
 
   const client = await DashboardClient.connect(flags.dashboard, 30_000).catch((e: unknown) => {
-    throw new Error(`dashboard ${flags.dashboard}: ${errorMessage(e)}`);
+    throw new Error(`dashboard ${flags.dashboard}: ${errorMessage(e)}`, { cause: e });
   });
 
   switch (form) {

@@ -53,13 +53,13 @@ export async function configRestore(
   try {
     text = await Deno.readTextFile(file);
   } catch (e) {
-    throw new Error(`cannot read ${file}: ${errorMessage(e)}`);
+    throw new Error(`cannot read ${file}: ${errorMessage(e)}`, { cause: e });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file} is not JSON: ${errorMessage(e)}`);
+    throw new Error(`${file} is not JSON: ${errorMessage(e)}`, { cause: e });
   }
   const config = configFromJson(json);
   if (!confirm) {

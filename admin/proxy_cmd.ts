@@ -74,13 +74,13 @@ export async function proxyCommand(flags: ProxyFlags, positionals: string[], io:
       try {
         text = await Deno.readTextFile(flags.fillslots!);
       } catch (e) {
-        throw new Error(`cannot read ${flags.fillslots}: ${errorMessage(e)}`);
+        throw new Error(`cannot read ${flags.fillslots}: ${errorMessage(e)}`, { cause: e });
       }
       let slots;
       try {
         slots = slotsFromJson(JSON.parse(text));
       } catch (e) {
-        throw new Error(`${flags.fillslots}: ${errorMessage(e)}`);
+        throw new Error(`${flags.fillslots}: ${errorMessage(e)}`, { cause: e });
       }
       if (flags.locked) { for (const s of slots) s.locked = true; }
       await client.fillSlots(slots);

@@ -33,8 +33,8 @@ export interface ProductConfig {
 
 /** A product configuration that cannot be dumped or restored, with Codis's reasons. */
 export class ConfigDumpError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "ConfigDumpError";
   }
 }

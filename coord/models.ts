@@ -16,8 +16,8 @@ import { describeIssue } from "../utils/schema.ts";
 
 /** A JSON value that does not have the expected shape. */
 export class ModelError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "ModelError";
   }
 }

@@ -120,7 +120,7 @@ export class Slots {
       try {
         plan = rebalancePlan(t.ctx().snapshot.slots, t.groups());
       } catch (e) {
-        throw invalid(errorMessage(e));
+        throw invalid(errorMessage(e), { cause: e });
       }
       if (confirm) {
         await this.#createActions([...plan.keys()].sort((a, b) => a - b).map((sid) => [sid, plan.get(sid)!]));

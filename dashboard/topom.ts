@@ -234,6 +234,6 @@ export function checkAddr(addr: string, what: string): void {
     const { host, port } = parseAddr(addr);
     if (!host || !(port > 0)) throw new AddressError(`"${addr}" has no host or port`);
   } catch (e) {
-    throw invalid(`invalid ${what} address "${addr}": ${errorMessage(e)}`);
+    throw invalid(`invalid ${what} address "${addr}": ${errorMessage(e)}`, { cause: e });
   }
 }

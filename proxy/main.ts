@@ -100,7 +100,7 @@ async function main(args: string[]): Promise<number> {
     try {
       fillSlots = slotsFromJson(JSON.parse(text));
     } catch (e) {
-      throw new UsageError(`Cannot use --fillslots file "${flags.fillslots}": ${errorMessage(e)}`);
+      throw new UsageError(`Cannot use --fillslots file "${flags.fillslots}": ${errorMessage(e)}`, { cause: e });
     }
   }
 

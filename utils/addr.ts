@@ -6,8 +6,8 @@
 
 /** An address that cannot be parsed or used. */
 export class AddressError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "AddressError";
   }
 }

@@ -98,7 +98,7 @@ export function jsonBody<S extends v.GenericSchema>(
     try {
       value = JSON.parse(await c.req.text());
     } catch (e) {
-      throw invalid(`bad request body: ${errorMessage(e)}`);
+      throw invalid(`bad request body: ${errorMessage(e)}`, { cause: e });
     }
     const result = v.safeParse(schema, value);
     if (!result.success) throw invalid(`bad request body: ${describeIssue(result.issues[0])}`);

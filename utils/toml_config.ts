@@ -36,8 +36,8 @@ export interface ConfigField<T> {
 
 /** A configuration file that cannot be read or holds a bad value. */
 export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "ConfigError";
   }
 }
@@ -53,7 +53,7 @@ export function parseConfig<T extends object>(
   try {
     doc = parseToml(text) as Record<string, unknown>;
   } catch (e) {
-    throw new ConfigError(`Cannot parse ${source}: ${errorMessage(e)}`);
+    throw new ConfigError(`Cannot parse ${source}: ${errorMessage(e)}`, { cause: e });
   }
   const config = { ...defaults };
   const byKey = new Map(fields.map((f) => [f.key, f]));
@@ -109,7 +109,7 @@ export function setField<T extends object>(
         break;
     }
   } catch (e) {
-    throw new ConfigError(`Bad value ${JSON.stringify(value)} for ${where}: ${errorMessage(e)}`);
+    throw new ConfigError(`Bad value ${JSON.stringify(value)} for ${where}: ${errorMessage(e)}`, { cause: e });
   }
 }
 

@@ -10,8 +10,8 @@
 
 /** A duration or size that cannot be parsed. */
 export class UnitError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "UnitError";
   }
 }
