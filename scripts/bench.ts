@@ -10,6 +10,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { delay } from "../utils/async.ts";
 import { RedisClient } from "../redis/redis_client.ts";
 
 const { values: flags } = parseArgs({
@@ -71,7 +72,7 @@ async function waitUp(port: number): Promise<void> {
     } catch {
       // not yet
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await delay(50);
   }
   throw new Error(`nothing answers on port ${port}`);
 }

@@ -15,6 +15,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { delay } from "../utils/async.ts";
 import { RedisClient } from "../redis/redis_client.ts";
 import { slotOfString } from "../redis/slot_hash.ts";
 
@@ -61,7 +62,7 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
       // not yet
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await delay(100);
   }
 }
 
@@ -330,17 +331,17 @@ async function bigKey(fields = 1_000_000): Promise<{ migrateMs: number; sourceMa
         const t = performance.now();
         await p.call("PING");
         worst[port] = Math.max(worst[port], performance.now() - t);
-        await new Promise((r) => setTimeout(r, 1));
+        await delay(1);
       }
     } finally {
       await p.close();
     }
   });
-  await new Promise((r) => setTimeout(r, 200));
+  await delay(200);
   const started = performance.now();
   const reply = await call(src, "MIGRATE", "127.0.0.1", dst, "big", 0, 120_000);
   const migrateMs = performance.now() - started;
-  await new Promise((r) => setTimeout(r, 200));
+  await delay(200);
   running = false;
   await Promise.all(pingers);
   if (reply !== "OK") throw new Error(`MIGRATE answered ${reply}`);

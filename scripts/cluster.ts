@@ -11,6 +11,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { delay } from "../utils/async.ts";
 import { RedisClient } from "../redis/redis_client.ts";
 
 const { values: flags } = parseArgs({
@@ -97,7 +98,7 @@ async function waitRedis(addr: string): Promise<void> {
       await c.close();
       return;
     } catch {
-      await new Promise((r) => setTimeout(r, 50));
+      await delay(50);
     }
   }
   throw new Error(`${addr} did not answer`);
@@ -180,7 +181,7 @@ for (let i = 0; JSON.parse(await adminQuiet("--list-proxy")).length === 0; i++) 
     console.error(`cluster: the proxy did not come online; see ${dir}/proxy.log`);
     await stopAll(1);
   }
-  await new Promise((r) => setTimeout(r, 100));
+  await delay(100);
 }
 await admin("--create-group", "--gid=1");
 await admin("--create-group", "--gid=2");
@@ -200,7 +201,7 @@ for (let i = 0;; i++) {
     console.error(`cluster: the replicas did not sync:\n${status}`);
     await stopAll(1);
   }
-  await new Promise((r) => setTimeout(r, 100));
+  await delay(100);
 }
 console.log(await admin("--group-status"));
 await waitRedis(`127.0.0.1:${proxyPort}`);
@@ -223,7 +224,7 @@ async function waitHttp(url: string): Promise<void> {
     } catch {
       // not yet
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await delay(100);
   }
   console.error(`cluster: ${url} did not answer; see the logs in ${dir}`);
   await stopAll(1);
