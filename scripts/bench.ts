@@ -4,7 +4,11 @@
  * Prints median req/s, the ratio to direct Redis, GET latency at one client, and the proxy's CPU
  * microseconds per request and RSS.
  *
- * Usage: deno task bench [--rounds=5] [--quick]
+ * Usage: deno task bench [--rounds=5] [--quick] [--baseline=DIR]
+ *
+ * `--baseline=DIR` also runs the proxy of another checkout (say, `git worktree add /tmp/base main`)
+ * as a fourth target, interleaved with the others, and prints this proxy's rate against it: how
+ * a change is shown to be no slower on a noisy machine.
  *
  * @module
  */
@@ -15,7 +19,11 @@ import { RedisClient } from "../redis/redis_client.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
-  options: { rounds: { type: "string", default: "5" }, quick: { type: "boolean", default: false } },
+  options: {
+    rounds: { type: "string", default: "5" },
+    quick: { type: "boolean", default: false },
+    baseline: { type: "string" },
+  },
 });
 const ROUNDS = Number(flags.rounds);
 const SCALE = flags.quick ? 0.25 : 1;
@@ -162,6 +170,24 @@ async function main(): Promise<void> {
     `--fillslots=${tmp}/slots.json`,
     "--log-level=WARN",
   ]);
+  let baselinePort = 0;
+  let baselinePid = 0;
+  if (flags.baseline) {
+    baselinePort = freePort();
+    await Deno.writeTextFile(
+      `${tmp}/baseline.toml`,
+      `proxy_addr = "127.0.0.1:${baselinePort}"\nadmin_addr = "127.0.0.1:${freePort()}"\n`,
+    );
+    baselinePid = spawn(Deno.execPath(), [
+      "run",
+      "--allow-all",
+      `${flags.baseline}/proxy/main.ts`,
+      `--config=${tmp}/baseline.toml`,
+      `--fillslots=${tmp}/slots.json`,
+      "--log-level=WARN",
+    ]).pid;
+    await waitUp(baselinePort);
+  }
 
   const twemPort = freePort();
   await Deno.writeTextFile(
@@ -177,18 +203,23 @@ async function main(): Promise<void> {
     { name: "redis", port: redisPorts[0] },
     { name: "proxy", port: proxyPort },
     { name: "twemproxy", port: twemPort },
+    ...(baselinePort ? [{ name: "baseline", port: baselinePort }] : []),
   ];
   const results: Record<string, Record<string, Result[]>> = {};
   const proxyCpu: Record<string, number[]> = {};
+  const baselineCpu: Record<string, number[]> = {};
+  const pidOf: Record<string, number> = { proxy: proxy.pid, baseline: baselinePid };
   console.log(`${ROUNDS} rounds, targets interleaved; redis-benchmark -r 100000 against each\n`);
   for (let round = 1; round <= ROUNDS; round++) {
     for (const row of ROWS) {
       for (const t of targets) {
-        const before = t.name === "proxy" ? cpuTicks(proxy.pid) : 0;
+        const pid = pidOf[t.name] ?? 0;
+        const before = pid ? cpuTicks(pid) : 0;
         const r = await redisBenchmark(t.port, row);
-        if (t.name === "proxy") {
+        if (pid) {
           const n = Math.max(1000, Math.round(row.requests * SCALE));
-          (proxyCpu[row.name] ??= []).push((cpuTicks(proxy.pid) - before) * 10_000 / n);
+          const cpu = t.name === "proxy" ? proxyCpu : baselineCpu;
+          (cpu[row.name] ??= []).push((cpuTicks(pid) - before) * 10_000 / n);
         }
         ((results[row.name] ??= {})[t.name] ??= []).push(r);
       }
@@ -211,6 +242,21 @@ async function main(): Promise<void> {
         median(proxyCpu[row.name]).toFixed(1)
       } |`,
     );
+  }
+  if (baselinePort) {
+    console.log(`\nthis proxy against the baseline (${flags.baseline}), median req/s:`);
+    console.log(
+      "| test | proxy req/s | baseline req/s | proxy/baseline | proxy CPU µs/req | baseline CPU µs/req |\n" +
+        "|---|---:|---:|---:|---:|---:|",
+    );
+    for (const row of ROWS) {
+      const m = (t: string) => median(results[row.name][t].map((r) => r.rps));
+      console.log(
+        `| ${row.name} | ${fmt(m("proxy"))} | ${fmt(m("baseline"))} | ${(m("proxy") / m("baseline")).toFixed(2)}× | ${
+          median(proxyCpu[row.name]).toFixed(1)
+        } | ${median(baselineCpu[row.name]).toFixed(1)} |`,
+      );
+    }
   }
   const lat = ROWS.find((r) => r.clients === 1)!;
   console.log(`\nGET -c1 -P1 latency (ms, medians over rounds):`);
