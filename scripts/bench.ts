@@ -4,7 +4,9 @@
  * Prints median req/s, the ratio to direct Redis, GET latency at one client, and the proxy's CPU
  * microseconds per request and RSS.
  *
- * Usage: deno task bench [--rounds=5] [--quick] [--baseline=DIR]
+ * Usage: deno task bench [--rounds=5] [--quick] [--baseline=DIR] [--only=TEXT]
+ *
+ * `--only=TEXT` runs only the rows whose name contains TEXT (e.g. `--only=P16`).
  *
  * `--baseline=DIR` also runs the proxy of another checkout (say, `git worktree add /tmp/base main`)
  * as a fourth target, interleaved with the others, and prints this proxy's rate against it: how
@@ -23,6 +25,7 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "5" },
     quick: { type: "boolean", default: false },
     baseline: { type: "string" },
+    only: { type: "string" },
   },
 });
 const ROUNDS = Number(flags.rounds);
@@ -45,7 +48,7 @@ interface Row {
   requests: number;
 }
 
-const ROWS: Row[] = [
+const ALL_ROWS: Row[] = [
   { name: "SET -c50 -P1", test: "set", clients: 50, pipeline: 1, requests: 200_000 },
   { name: "GET -c50 -P1", test: "get", clients: 50, pipeline: 1, requests: 200_000 },
   { name: "SET -c50 -P16", test: "set", clients: 50, pipeline: 16, requests: 1_500_000 },
@@ -53,6 +56,8 @@ const ROWS: Row[] = [
   { name: "MSET(10) -c50 -P1", test: "mset", clients: 50, pipeline: 1, requests: 100_000 },
   { name: "GET -c1 -P1", test: "get", clients: 1, pipeline: 1, requests: 30_000 },
 ];
+
+const ROWS = ALL_ROWS.filter((r) => !flags.only || r.name.includes(flags.only));
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -258,7 +263,8 @@ async function main(): Promise<void> {
       );
     }
   }
-  const lat = ROWS.find((r) => r.clients === 1)!;
+  const lat = ROWS.find((r) => r.clients === 1);
+  if (!lat) return;
   console.log(`\nGET -c1 -P1 latency (ms, medians over rounds):`);
   console.log("| target | req/s | p50 | p99 |\n|---|---:|---:|---:|");
   for (const t of targets) {
