@@ -42,7 +42,16 @@ export const ProxyStatsJsonSchema = v.looseObject({
     qps: v.number(),
     cmd: v.optional(v.array(OpStatsJsonSchema)),
   }),
-  sessions: v.looseObject({ total: v.number(), alive: v.number() }),
+  sessions: v.looseObject({
+    total: v.number(),
+    alive: v.number(),
+    /** Refused because `proxy_max_clients` were open. */
+    rejected: v.optional(v.number()),
+    /** Closed for not reading their replies. */
+    output_limited: v.optional(v.number()),
+    /** AUTH (or HELLO AUTH) with a wrong user or password. */
+    auth_failures: v.optional(v.number()),
+  }),
   rusage: v.looseObject({
     now: v.string(),
     cpu: v.number(),

@@ -76,6 +76,8 @@ export class BackendConn {
   #stale = false;
   #failures = 0;
   #retryAt = 0;
+  /** Why the connection last failed (for the error requests get while it is down). */
+  #lastFailure = "";
   #lastReadAt = 0;
   #lastWriteAt = 0;
   #writeStartedAt = 0;
@@ -130,7 +132,7 @@ export class BackendConn {
       }
       if (this.#state === "idle") {
         if (performance.now() < this.#retryAt) {
-          pending.onFailure("backend conn reset");
+          pending.onFailure(`backend ${this.addr} is down, retrying (${this.#lastFailure})`);
           return;
         }
         this.#connect();
@@ -330,6 +332,7 @@ export class BackendConn {
   /** The connection failed: fail what waits, then allow a reconnect (after back-off). */
   #broken(reason: string): void {
     this.#failures++;
+    this.#lastFailure = reason;
     if (this.#failures <= FAST_RETRIES) {
       this.#retryAt = 0;
     } else {

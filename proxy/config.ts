@@ -48,6 +48,12 @@ export interface ProxyConfig {
   sessionMaxPipeline: number;
   sessionKeepalivePeriod: number;
   sessionBreakOnFailure: boolean;
+  /** Unread reply bytes past which the proxy stops reading a client's requests (0 = off). */
+  sessionOutputSoftLimit: number;
+  /** How long (ms) a client may stay past the soft limit before it is disconnected (0 = forever). */
+  sessionOutputSoftSeconds: number;
+  /** Unread reply bytes past which a client is disconnected at once (0 = off). */
+  sessionOutputHardLimit: number;
   /** Longest bulk string accepted from clients and backends. */
   maxBulkLength: number;
   /** Most elements accepted in one request or reply array. */
@@ -99,6 +105,9 @@ export const DEFAULT_PROXY_CONFIG: Readonly<ProxyConfig> = {
   sessionMaxPipeline: 10000,
   sessionKeepalivePeriod: 75_000,
   sessionBreakOnFailure: false,
+  sessionOutputSoftLimit: 8 * 1024 * 1024,
+  sessionOutputSoftSeconds: 10_000,
+  sessionOutputHardLimit: 32 * 1024 * 1024,
   maxBulkLength: DEFAULT_RESP_LIMITS.maxBulkLength,
   maxArrayLength: DEFAULT_RESP_LIMITS.maxArrayLength,
   slotLockTimeout: 30_000,
@@ -292,6 +301,26 @@ export const PROXY_CONFIG_FIELDS: readonly F[] = [
       "Set session to be sensitive to failures. Default is false, instead of closing socket, proxy will send an error response to client.",
   },
   {
+    key: "session_output_soft_limit",
+    prop: "sessionOutputSoftLimit",
+    kind: "size",
+    doc: "Like Redis's client-output-buffer-limit: past this many bytes of replies a client has not read, the\n" +
+      "proxy stops reading its requests; if it stays past it for session_output_soft_seconds, it is disconnected.",
+  },
+  {
+    key: "session_output_soft_seconds",
+    prop: "sessionOutputSoftSeconds",
+    kind: "duration",
+    doc: "How long a client may stay past session_output_soft_limit (0 = forever).",
+  },
+  {
+    key: "session_output_hard_limit",
+    prop: "sessionOutputHardLimit",
+    kind: "size",
+    doc: "Past this many bytes of unread replies a client is disconnected at once (a single larger reply is\n" +
+      "still delivered when nothing else waits). 0 = no limit.",
+  },
+  {
     key: "max_bulk_length",
     prop: "maxBulkLength",
     kind: "size",
@@ -412,6 +441,11 @@ export function validateProxyConfig(c: ProxyConfig): ProxyConfig {
   if (c.backendReplicaParallel < 0) throw bad("backend_replica_parallel", "is negative");
   if (c.backendNumberDatabases < 1) throw bad("backend_number_databases", "must be at least 1");
   if (c.sessionMaxPipeline < 0) throw bad("session_max_pipeline", "is negative");
+  if (c.sessionOutputSoftLimit < 0) throw bad("session_output_soft_limit", "is negative");
+  if (c.sessionOutputHardLimit < 0) throw bad("session_output_hard_limit", "is negative");
+  if (c.sessionOutputHardLimit > 0 && c.sessionOutputSoftLimit > c.sessionOutputHardLimit) {
+    throw bad("session_output_soft_limit", "is above session_output_hard_limit");
+  }
   if (c.maxArrayLength < 1) throw bad("max_array_length", "must be at least 1");
   if (c.maxBulkLength < 1) throw bad("max_bulk_length", "must be at least 1");
   if (c.backendRecvBufsize < 1024) throw bad("backend_recv_bufsize", "must be at least 1kb");

@@ -198,6 +198,7 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
       this.stats.sessionsAlive++;
       if (!this.router.online) session.start("ERR router is not online");
       else if (this.config.proxyMaxClients > 0 && this.stats.sessionsAlive > this.config.proxyMaxClients) {
+        this.stats.sessionsRejected++;
         session.start("ERR max number of clients reached");
       } else session.start();
     }

@@ -11,7 +11,14 @@
  * @module
  */
 
-import { NEED_MORE, PROTOCOL_ERROR, RequestScanner } from "../redis/resp_scanner.ts";
+import {
+  NEED_MORE,
+  PROTOCOL_ERROR,
+  RequestScanner,
+  type RespLimits,
+  UNAUTHENTICATED_RESP_LIMITS,
+} from "../redis/resp_scanner.ts";
+import { OutputQueue } from "../redis/output_queue.ts";
 import { ByteWriter, encodeError } from "../redis/resp_writer.ts";
 import { ReadBuffer } from "../redis/read_buffer.ts";
 import { RESP_ARRAY, RESP_ERROR } from "../redis/resp_types.ts";
@@ -43,6 +50,8 @@ export interface SessionHost {
 }
 
 const INVALID_OP = new OpStats("");
+/** Unknown commands of clients that have not authenticated: not counted by name (their names are anyone's). */
+const UNAUTHENTICATED_OP = new OpStats("");
 const ADDRESS = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
 
 let nextSessionId = 1;
@@ -66,8 +75,13 @@ export class Session implements ReplySink {
   #name = "";
   #queue = new Fifo<Request>(64);
   #maxPipeline: number;
-  #out: ByteWriter;
-  #spare: ByteWriter;
+  #scanner: RequestScanner;
+  /** Replies in order, not yet taken by the socket. */
+  #out = new OutputQueue();
+  /** Bytes of replies kept because the replies before them have not arrived. */
+  #heldBytes = 0;
+  /** `performance.now()` since the unread replies have been past the soft limit (0 = they are not). */
+  #overSoftSince = 0;
   #scratch = new ByteWriter(256);
   /** The request being handled (refilled for each one). */
   #frame = new Frame();
@@ -77,6 +91,7 @@ export class Session implements ReplySink {
   #closed = false;
   #lastReadAt = performance.now();
   #writeStartedAt = 0;
+  /** Set while reading is paused (pipeline full, or too many unread replies); called to resume. */
   #drained: (() => void) | null = null;
   #finished: Promise<void> = Promise.resolve();
   #flushTask = () => {
@@ -90,9 +105,7 @@ export class Session implements ReplySink {
     this.#config = host.config;
     this.#authorized = host.config.sessionAuth === "";
     this.#maxPipeline = host.config.sessionMaxPipeline > 0 ? host.config.sessionMaxPipeline : Infinity;
-    const sendBuf = Math.min(host.config.sessionSendBufsize, 64 * 1024);
-    this.#out = new ByteWriter(sendBuf);
-    this.#spare = new ByteWriter(sendBuf);
+    this.#scanner = new RequestScanner(this.#authorized ? this.#requestLimits() : UNAUTHENTICATED_RESP_LIMITS);
     const addr = conn.remoteAddr;
     this.remoteAddr = addr.transport === "tcp" ? `${addr.hostname}:${addr.port}` : "unix";
   }
@@ -105,7 +118,7 @@ export class Session implements ReplySink {
   /** Starts serving; `refusal` (an error text) is sent instead when the session is refused. */
   start(refusal?: string): void {
     if (refusal) {
-      this.#out.appendError(refusal);
+      this.#out.append(encodeError(refusal));
       this.#closing = true;
       this.#scheduleFlush();
       return;
@@ -125,6 +138,7 @@ export class Session implements ReplySink {
     }
     this.#drained?.();
     this.#drained = null;
+    this.#out.clear();
     this.#host.sessionClosed(this);
   }
 
@@ -142,19 +156,38 @@ export class Session implements ReplySink {
     const c = this.#config;
     if (this.#writeStartedAt > 0 && c.sessionSendTimeout > 0 && now - this.#writeStartedAt > c.sessionSendTimeout) {
       this.close();
+    } else if (
+      this.#overSoftSince > 0 && c.sessionOutputSoftSeconds > 0 &&
+      now - this.#overSoftSince > c.sessionOutputSoftSeconds
+    ) {
+      this.#host.stats.sessionsOutputLimited++;
+      this.close();
     } else if (c.sessionRecvTimeout > 0 && this.#queue.length === 0 && now - this.#lastReadAt > c.sessionRecvTimeout) {
       this.close();
     }
   }
 
+  /** What an authenticated client may send. */
+  #requestLimits(): RespLimits {
+    const c = this.#config;
+    return { maxBulkLength: c.maxBulkLength, maxArrayLength: c.maxArrayLength, maxInlineLength: 64 * 1024 };
+  }
+
+  /** The client logged in (or out): what it may send changes with it. */
+  #setAuthorized(authorized: boolean): void {
+    if (authorized === this.#authorized) return;
+    this.#authorized = authorized;
+    this.#scanner.limits = authorized ? this.#requestLimits() : UNAUTHENTICATED_RESP_LIMITS;
+  }
+
+  /** True while reading must wait: too many unanswered requests, or too many unread replies. */
+  #mustWait(): boolean {
+    return this.#queue.length >= this.#maxPipeline || this.#overSoftSince > 0;
+  }
+
   async #readLoop(): Promise<void> {
-    const config = this.#config;
-    const scanner = new RequestScanner({
-      maxBulkLength: config.maxBulkLength,
-      maxArrayLength: config.maxArrayLength,
-      maxInlineLength: 64 * 1024,
-    });
-    const rb = new ReadBuffer(config.sessionRecvBufsize);
+    const scanner = this.#scanner;
+    const rb = new ReadBuffer(this.#config.sessionRecvBufsize);
     let reset = false;
     try {
       for (;;) {
@@ -162,7 +195,7 @@ export class Session implements ReplySink {
         let start = rb.start;
         const end = rb.end;
         while (start < end && !this.#closing) {
-          if (this.#queue.length >= this.#maxPipeline) {
+          if (this.#mustWait()) {
             await new Promise<void>((resolve) => this.#drained = resolve);
             continue;
           }
@@ -182,6 +215,10 @@ export class Session implements ReplySink {
         }
         rb.start = start;
         if (this.#closing) break;
+        if (this.#mustWait()) {
+          await new Promise<void>((resolve) => this.#drained = resolve);
+          continue;
+        }
         const n = await this.#conn.read(rb.space());
         if (n === null) break; // the client is done sending: answer what it sent, then close
         rb.end += n;
@@ -216,7 +253,7 @@ export class Session implements ReplySink {
     const op = cmd
       ? stats.byCommand[cmd.id]
       : nameLen > 0 && nameLen <= MAX_COMMAND_NAME
-      ? stats.unknown(frame.arg(0).toUpperCase())
+      ? this.#authorized ? stats.unknown(frame.arg(0).toUpperCase()) : UNAUTHENTICATED_OP
       : INVALID_OP;
     const req = new Request(this, op, this.db, this.id, clock.now);
     this.#queue.push(req);
@@ -237,6 +274,10 @@ export class Session implements ReplySink {
       }
       if (cmd.special === "AUTH") {
         this.#auth(req, frame);
+        return;
+      }
+      if (cmd.special === "HELLO") {
+        this.#hello(req, frame);
         return;
       }
     }
@@ -296,16 +337,22 @@ export class Session implements ReplySink {
       this.#local(req, (w) => w.appendError("ERR wrong number of arguments for 'AUTH' command"));
     } else if (expected === "") {
       this.#local(req, (w) => w.appendError("ERR Client sent AUTH, but no password is set"));
-    } else if (argc === 3 && !frame.argEquals(1, "DEFAULT")) {
-      this.#authorized = false;
+    } else if (argc === 3 && frame.arg(1) !== "default") {
+      this.#authFailed();
       this.#local(req, (w) => w.appendError("WRONGPASS invalid username-password pair or user is disabled."));
     } else if (frame.arg(argc - 1) !== expected) {
-      this.#authorized = false;
+      this.#authFailed();
       this.#local(req, (w) => w.appendError("ERR invalid password"));
     } else {
-      this.#authorized = true;
+      this.#setAuthorized(true);
       this.#local(req, (w) => w.appendSimple("OK"));
     }
+  }
+
+  /** A wrong password: counted, and the client is logged out (as Codis does). */
+  #authFailed(): void {
+    this.#host.stats.authFailures++;
+    this.#setAuthorized(false);
   }
 
   #special(req: Request, cmd: CommandInfo, frame: Frame): void {
@@ -365,13 +412,10 @@ export class Session implements ReplySink {
         this.#route(req, cmd, frame);
         return;
       }
-      case "HELLO":
-        this.#hello(req, frame);
-        return;
       case "RESET":
         this.db = 0;
         this.#name = "";
-        this.#authorized = this.#config.sessionAuth === "";
+        this.#setAuthorized(this.#config.sessionAuth === "");
         this.#local(req, (w) => w.appendSimple("RESET"));
         return;
       case "CLIENT":
@@ -415,11 +459,22 @@ export class Session implements ReplySink {
         const user = frame.arg(i + 1);
         const pass = frame.arg(i + 2);
         const expected = this.#config.sessionAuth;
-        if (expected === "" || user !== "default" || pass !== expected) {
+        if (expected === "") {
+          this.#local(
+            req,
+            (w) =>
+              w.appendError(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+              ),
+          );
+          return;
+        }
+        if (user !== "default" || pass !== expected) {
+          this.#authFailed();
           this.#local(req, (w) => w.appendError("WRONGPASS invalid username-password pair or user is disabled."));
           return;
         }
-        this.#authorized = true;
+        this.#setAuthorized(true);
         i += 2;
       } else if (frame.argEquals(i, "SETNAME") && i + 1 < argc) {
         name = frame.arg(++i);
@@ -567,8 +622,42 @@ export class Session implements ReplySink {
       this.#queue.shift();
       this.#write(req, buf, start, end);
       this.#advance();
-    } else {
+    } else if (this.#admit(end - start)) {
       req.reply = buf.slice(start, end);
+      this.#heldBytes += end - start;
+    }
+  }
+
+  /**
+   * Whether `n` more bytes of replies may wait for this client (Redis's client-output-buffer-limit):
+   * past the hard limit the client is closed, and the bytes are dropped; past the soft limit the
+   * session stops reading requests until the client reads, or closes it after soft_seconds (`tick`).
+   * A single reply larger than the hard limit still goes when nothing else waits.
+   */
+  #admit(n: number): boolean {
+    const c = this.#config;
+    const waiting = this.#out.length + this.#heldBytes;
+    if (c.sessionOutputHardLimit > 0 && waiting + n > c.sessionOutputHardLimit && waiting > 0) {
+      this.#host.stats.sessionsOutputLimited++;
+      this.close();
+      return false;
+    }
+    if (c.sessionOutputSoftLimit > 0 && waiting + n > c.sessionOutputSoftLimit && this.#overSoftSince === 0) {
+      this.#overSoftSince = performance.now();
+    }
+    return true;
+  }
+
+  /** Replies were written or sent on: resumes reading once the unread replies are under the soft limit. */
+  #checkResume(): void {
+    if (this.#overSoftSince > 0) {
+      const waiting = this.#out.length + this.#heldBytes;
+      if (waiting <= this.#config.sessionOutputSoftLimit) this.#overSoftSince = 0;
+    }
+    if (this.#drained !== null && !this.#mustWait()) {
+      const resolve = this.#drained;
+      this.#drained = null;
+      resolve();
     }
   }
 
@@ -595,6 +684,7 @@ export class Session implements ReplySink {
       op.redisErrors++;
       this.#host.stats.redisErrors++;
     }
+    if (!this.#admit(end - start)) return;
     this.#out.append(buf, start, end);
     if (req.closeAfter) this.#closing = true;
     if (!this.#flushScheduled && !this.#flushing) {
@@ -611,13 +701,11 @@ export class Session implements ReplySink {
       this.#queue.shift();
       const reply = head.reply!;
       head.reply = null;
+      this.#heldBytes -= reply.length;
       this.#write(head, reply, 0, reply.length);
+      if (this.#closed) return;
     }
-    if (this.#drained !== null && this.#queue.length < this.#maxPipeline) {
-      const resolve = this.#drained;
-      this.#drained = null;
-      resolve();
-    }
+    this.#checkResume();
   }
 
   #scheduleFlush(): void {
@@ -629,18 +717,13 @@ export class Session implements ReplySink {
 
   async #flush(): Promise<void> {
     this.#flushing = true;
+    const out = this.#out;
     try {
-      while (this.#out.length > 0 && !this.#closed) {
-        const out = this.#out;
-        this.#out = this.#spare;
-        this.#spare = out;
+      while (out.length > 0 && !this.#closed) {
         this.#writeStartedAt = performance.now();
-        const data = out.bytes;
-        const len = out.length;
-        let off = 0;
-        while (off < len) off += await this.#conn.write(data.subarray(off, len));
+        out.consume(await this.#conn.write(out.peek()));
         this.#writeStartedAt = 0;
-        out.clear(this.#config.sessionSendBufsize);
+        this.#checkResume();
       }
     } catch {
       this.close();
@@ -650,4 +733,5 @@ export class Session implements ReplySink {
     }
     if (this.#closing && this.#queue.length === 0 && this.#out.length === 0) this.close();
   }
+
 }

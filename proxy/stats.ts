@@ -20,6 +20,11 @@ import { COMMANDS } from "./command_table.ts";
  */
 export const clock = { now: performance.now() };
 
+/** Most distinct unknown command names counted one by one. */
+export const MAX_UNKNOWN_COMMANDS = 128;
+/** The name the other unknown commands are counted under. */
+export const OTHER_UNKNOWN = "(OTHER UNKNOWN)";
+
 /** Counters of one command. */
 export class OpStats {
   readonly name: string;
@@ -43,17 +48,30 @@ export class ProxyStats {
   qps = 0;
   sessionsTotal = 0;
   sessionsAlive = 0;
+  /** Connections refused because `proxy_max_clients` were open. */
+  sessionsRejected = 0;
+  /** Sessions closed for not reading their replies (`session_output_*` limits). */
+  sessionsOutputLimited = 0;
+  /** AUTH and HELLO … AUTH with a wrong user or password. */
+  authFailures = 0;
   /** Per-command counters of the table's commands, by command id. */
   readonly byCommand: OpStats[] = COMMANDS.map((c) => new OpStats(c.name));
+  /** Counters of unknown command names, at most {@linkcode MAX_UNKNOWN_COMMANDS}; the rest share one. */
   #unknown = new Map<string, OpStats>();
+  #otherUnknown = new OpStats(OTHER_UNKNOWN);
   #lastTotal = 0;
   #lastTickAt = performance.now();
   readonly usage = new UsageSampler();
 
-  /** Counters of a command that is not in the table (created on first use). */
+  /**
+   * Counters of a command that is not in the table (created on first use). Past
+   * {@linkcode MAX_UNKNOWN_COMMANDS} names, every new name counts in one bucket, so a client
+   * sending random names cannot grow the stats.
+   */
   unknown(name: string): OpStats {
     let s = this.#unknown.get(name);
     if (!s) {
+      if (this.#unknown.size >= MAX_UNKNOWN_COMMANDS) return this.#otherUnknown;
       s = new OpStats(name);
       this.#unknown.set(name, s);
     }
@@ -84,12 +102,17 @@ export class ProxyStats {
           0;
     }
     this.#unknown.clear();
+    this.#otherUnknown = new OpStats(OTHER_UNKNOWN);
     this.sessionsTotal = this.sessionsAlive;
+    this.sessionsRejected = 0;
+    this.sessionsOutputLimited = 0;
+    this.authFailures = 0;
   }
 
   /** The `ops.cmd` list: commands that were called, sorted by name. */
   commandsJson(): NonNullable<ProxyStatsJson["ops"]["cmd"]> {
-    const all = [...this.byCommand, ...this.#unknown.values()].filter((s) => s.calls > 0 || s.fails > 0);
+    const all = [...this.byCommand, ...this.#unknown.values(), this.#otherUnknown]
+      .filter((s) => s.calls > 0 || s.fails > 0);
     all.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     return all.map((s) => ({
       opstr: s.name,
@@ -115,7 +138,13 @@ export class ProxyStats {
     if (u.raw) rusage.raw = { ...u.raw };
     const out: Pick<ProxyStatsJson, "ops" | "sessions" | "rusage" | "runtime"> = {
       ops,
-      sessions: { total: this.sessionsTotal, alive: this.sessionsAlive },
+      sessions: {
+        total: this.sessionsTotal,
+        alive: this.sessionsAlive,
+        rejected: this.sessionsRejected,
+        output_limited: this.sessionsOutputLimited,
+        auth_failures: this.authFailures,
+      },
       rusage,
     };
     if (flags & STATS_RUNTIME) {

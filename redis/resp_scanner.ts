@@ -23,7 +23,20 @@ export interface RespLimits {
   maxArrayLength: number;
   /** Longest inline command line accepted, in bytes (Redis: 64 KiB). */
   maxInlineLength: number;
+  /**
+   * The limits are those of a client that has not authenticated yet: errors say so, as Redis's do
+   * (`Protocol error: unauthenticated multibulk length`).
+   */
+  unauthenticated?: boolean;
 }
+
+/** What Redis 7 accepts from a client before it has authenticated (`networking.c`). */
+export const UNAUTHENTICATED_RESP_LIMITS: Readonly<RespLimits> = {
+  maxBulkLength: 16 * 1024,
+  maxArrayLength: 10,
+  maxInlineLength: 64 * 1024,
+  unauthenticated: true,
+};
 
 /** Codis's limits. */
 export const DEFAULT_RESP_LIMITS: Readonly<RespLimits> = {
@@ -102,6 +115,16 @@ export class RequestScanner {
     this.#limits = limits;
   }
 
+  /** The limits in force. */
+  get limits(): Readonly<RespLimits> {
+    return this.#limits;
+  }
+
+  /** Changes the limits (once a client has authenticated); a partial frame goes on under the new ones. */
+  set limits(limits: RespLimits) {
+    this.#limits = limits;
+  }
+
   /** Forgets any partial frame (after the caller discards its buffer). */
   reset(): void {
     this.#expected = -1;
@@ -124,7 +147,8 @@ export class RequestScanner {
       }
       if (buf[lineEnd + 1] !== LF) return this.#fail("invalid multibulk length");
       const n = parseInteger(buf, start + 1, lineEnd);
-      if (n !== n || n > this.#limits.maxArrayLength) return this.#fail("invalid multibulk length");
+      if (n !== n) return this.#fail("invalid multibulk length");
+      if (n > this.#limits.maxArrayLength) return this.#fail(`${this.#unauth}multibulk length`);
       this.inline = false;
       if (n <= 0) {
         this.argc = 0;
@@ -163,7 +187,8 @@ export class RequestScanner {
       }
       if (buf[lineEnd + 1] !== LF) return this.#fail("invalid bulk length");
       const len = parseInteger(buf, pos + 1, lineEnd);
-      if (!(len >= 0 && len <= maxBulk)) return this.#fail("invalid bulk length");
+      if (!(len >= 0)) return this.#fail("invalid bulk length");
+      if (len > maxBulk) return this.#fail(`${this.#unauth}bulk length`);
       const dataStart = lineEnd + 2;
       const dataEnd = dataStart + len;
       if (dataEnd + 2 > end) break;
@@ -222,6 +247,11 @@ export class RequestScanner {
       out[pos++] = LF;
     }
     this.inlineFrame = out.subarray(0, pos);
+  }
+
+  /** How a limit error starts: Redis says "invalid" normally and "unauthenticated" before AUTH. */
+  get #unauth(): string {
+    return this.#limits.unauthenticated ? "unauthenticated " : "invalid ";
   }
 
   #fail(reason: string): number {

@@ -17,6 +17,7 @@
 
 import { parseArgs } from "node:util";
 import { delay } from "../utils/async.ts";
+import { programRunArgs } from "../utils/runtime_flags.ts";
 import { RedisClient } from "../redis/redis_client.ts";
 
 const { values: flags } = parseArgs({
@@ -26,6 +27,7 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     baseline: { type: "string" },
     only: { type: "string" },
+    "proxy-v8-flags": { type: "string" },
   },
 });
 const ROUNDS = Number(flags.rounds);
@@ -167,10 +169,11 @@ async function main(): Promise<void> {
     `${tmp}/proxy.toml`,
     `proxy_addr = "127.0.0.1:${proxyPort}"\nadmin_addr = "127.0.0.1:${freePort()}"\n`,
   );
+  const main = new URL("../proxy/main.ts", import.meta.url).pathname;
   const proxy = spawn(Deno.execPath(), [
-    "run",
-    "--allow-all",
-    new URL("../proxy/main.ts", import.meta.url).pathname,
+    ...(flags["proxy-v8-flags"]
+      ? ["run", "--allow-all", `--v8-flags=${flags["proxy-v8-flags"]}`, main]
+      : programRunArgs(main)),
     `--config=${tmp}/proxy.toml`,
     `--fillslots=${tmp}/slots.json`,
     "--log-level=WARN",

@@ -16,6 +16,7 @@
 
 import { parseArgs } from "node:util";
 import { delay } from "../utils/async.ts";
+import { programRunArgs } from "../utils/runtime_flags.ts";
 import { RedisClient } from "../redis/redis_client.ts";
 import { slotOfString } from "../redis/slot_hash.ts";
 
@@ -151,7 +152,7 @@ function median(xs: number[]): number {
 
 async function admin(dashboard: string, ...args: string[]): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${top}admin/main.ts`, `--dashboard=${dashboard}`, ...args],
+    args: [...programRunArgs(`${top}admin/main.ts`), `--dashboard=${dashboard}`, ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -187,13 +188,13 @@ async function ours(): Promise<{ keysPerSecond: number; seconds: number; p99Befo
   const dashboard = `127.0.0.1:${dashPort}`;
   spawn(
     Deno.execPath(),
-    ["run", "-A", `${top}dashboard/main.ts`, `--config=${tmp}/dashboard.toml`],
+    [...programRunArgs(`${top}dashboard/main.ts`), `--config=${tmp}/dashboard.toml`],
     `${tmp}/dashboard.log`,
   );
   await waitFor(async () => (await fetch(`http://${dashboard}/api/topom/model`)).ok, "dashboard");
   spawn(
     Deno.execPath(),
-    ["run", "-A", `${top}proxy/main.ts`, `--config=${tmp}/proxy.toml`, `--dashboard=${dashboard}`],
+    [...programRunArgs(`${top}proxy/main.ts`), `--config=${tmp}/proxy.toml`, `--dashboard=${dashboard}`],
     `${tmp}/proxy.log`,
   );
   await waitFor(async () => JSON.parse(await admin(dashboard, "--list-proxy")).length === 1, "proxy online");

@@ -12,6 +12,7 @@
 
 import { parseArgs } from "node:util";
 import { delay } from "../utils/async.ts";
+import { programRunArgs } from "../utils/runtime_flags.ts";
 import { RedisClient } from "../redis/redis_client.ts";
 
 const { values: flags } = parseArgs({
@@ -141,7 +142,7 @@ await Deno.writeTextFile(
     "",
   ].join("\n"),
 );
-const deno = (program: string) => [Deno.execPath(), ["run", "--allow-all", `${top}${program}/main.ts`]] as const;
+const deno = (program: string) => [Deno.execPath(), programRunArgs(`${top}${program}/main.ts`)] as const;
 
 console.log(`$ codis-dashboard --config=${dir}/dashboard.toml`);
 start("codis-dashboard", deno("dashboard")[0], [

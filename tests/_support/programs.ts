@@ -5,6 +5,7 @@
  * @module
  */
 
+import { programRunArgs } from "../../utils/runtime_flags.ts";
 import { freePort, waitFor } from "./servers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -19,7 +20,7 @@ export interface AdminResult {
 /** Runs codis-admin with `args`. */
 export async function admin(...args: string[]): Promise<AdminResult> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", `${ROOT}admin/main.ts`, ...args],
+    args: [...programRunArgs(`${ROOT}admin/main.ts`), ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -62,7 +63,7 @@ export class ProgramProcess {
     const file = await Deno.open(this.logPath, { create: true, append: true, write: true });
     await file.write(new TextEncoder().encode(`--- run ${++this.#runs} ---\n`));
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", `${ROOT}${this.name}/main.ts`, ...this.args],
+      args: [...programRunArgs(`${ROOT}${this.name}/main.ts`), ...this.args],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -182,7 +183,15 @@ export class ProxyProcess extends ProgramProcess {
   /** Writes `proxy.toml` and starts the proxy with `online` flags (e.g. `--dashboard=…`). */
   static async start(
     dir: string,
-    o: { product: string; productAuth?: string; online: string[]; port?: number; adminPort?: number },
+    o: {
+      product: string;
+      productAuth?: string;
+      online: string[];
+      port?: number;
+      adminPort?: number;
+      /** More `proxy.toml` keys. */
+      config?: Record<string, string | number | boolean>;
+    },
   ): Promise<ProxyProcess> {
     const port = o.port ?? freePort();
     const adminPort = o.adminPort ?? freePort();
@@ -194,6 +203,7 @@ export class ProxyProcess extends ProgramProcess {
         `product_auth = "${o.productAuth ?? ""}"`,
         `proxy_addr = "127.0.0.1:${port}"`,
         `admin_addr = "127.0.0.1:${adminPort}"`,
+        ...Object.entries(o.config ?? {}).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
         "",
       ].join("\n"),
     );
@@ -210,6 +220,13 @@ export class ProxyProcess extends ProgramProcess {
     } catch {
       return null;
     }
+  }
+
+  /** The process's resident memory and its peak so far, in bytes (from /proc). */
+  async memory(): Promise<{ rss: number; peak: number }> {
+    const status = await Deno.readTextFile(`/proc/${this.pid}/status`);
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+    return { rss: kb("VmRSS"), peak: kb("VmHWM") };
   }
 
   /** Waits until the proxy says it is online. */

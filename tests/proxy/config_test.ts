@@ -75,3 +75,11 @@ Deno.test("the config JSON hides passwords", () => {
   assert.equal(json.proxy_addr, "0.0.0.0:19000");
   assert.equal(json.backend_recv_bufsize, "128kb");
 });
+
+Deno.test("the deno.json tasks start the programs with the same V8 flags as the scripts and tests", async () => {
+  const { PROGRAM_V8_FLAGS } = await import("../../utils/runtime_flags.ts");
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url))).tasks;
+  for (const name of ["proxy", "dashboard", "admin"]) {
+    assert.match(tasks[name], new RegExp(`--v8-flags=${PROGRAM_V8_FLAGS}( |$)`), `task ${name}`);
+  }
+});
