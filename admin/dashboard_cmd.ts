@@ -72,7 +72,8 @@ export async function dashboardCommand(flags: DashboardFlags, positionals: strin
   const form = forms[0];
   if (form && positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
 
-  const client = await DashboardClient.connect(flags.dashboard, 30_000).catch((e: unknown) => {
+  const auth = typeof flags.auth === "string" ? flags.auth : "";
+  const client = await DashboardClient.connect(flags.dashboard, 30_000, auth).catch((e: unknown) => {
     throw new Error(`dashboard ${flags.dashboard}: ${errorMessage(e)}`, { cause: e });
   });
 

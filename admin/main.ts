@@ -5,6 +5,7 @@
  */
 
 import { coordinatorFromFlags, openClient } from "../coord/open.ts";
+import { errorMessage } from "../utils/errors.ts";
 import { log } from "../utils/log.ts";
 import { COORDINATOR_FLAGS, parseFlags, runProgram, UsageError } from "../utils/program.ts";
 import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
@@ -23,7 +24,7 @@ const USAGE = `Usage:
     codis-admin [-v] --proxy=ADDR [--auth=AUTH] --fillslots=FILE [--locked]
     codis-admin [-v] --proxy=ADDR [--auth=AUTH] --reset-stats
     codis-admin [-v] --proxy=ADDR [--auth=AUTH] --forcegc
-    codis-admin [-v] --dashboard=ADDR [config|model|stats|slots|group|proxy]
+    codis-admin [-v] --dashboard=ADDR [--auth=AUTH] [config|model|stats|slots|group|proxy]
     codis-admin [-v] --dashboard=ADDR --shutdown
     codis-admin [-v] --dashboard=ADDR --reload
     codis-admin [-v] --dashboard=ADDR --log-level=LEVEL
@@ -62,7 +63,9 @@ const USAGE = `Usage:
 
 Options:
     -v, --verbose               debug logging.
-    -a AUTH, --auth=AUTH        the proxy's product_auth (for its xauth).
+    -a AUTH, --auth=AUTH        the admin secret (admin_auth) of the dashboard or proxy; for a proxy without one,
+                                its product_auth (Codis's xauth). Also from \$CODIS_AUTH or --auth-file.
+    --auth-file=FILE            read the admin secret from FILE (first line).
     -x ADDR, --addr=ADDR        a proxy's admin address, or a server's address.
     -t TOKEN, --token=TOKEN     a proxy's token.
     -g ID, --gid=ID             a group id.
@@ -84,6 +87,7 @@ const OPTIONS = {
   "proxy": { type: "string" },
   "dashboard": { type: "string" },
   "auth": { type: "string", short: "a" },
+  "auth-file": { type: "string" },
   "addr": { type: "string", short: "x" },
   "token": { type: "string", short: "t" },
   "gid": { type: "string", short: "g" },
@@ -147,6 +151,20 @@ const OPTIONS = {
   "sentinel-resync": { type: "boolean" },
 } as const;
 
+/** The admin secret: `--auth`, else the first line of `--auth-file`, else `$CODIS_AUTH`, else "". */
+async function adminSecret(flag: string | undefined, file: string | undefined): Promise<string> {
+  if (flag !== undefined && file !== undefined) throw new UsageError("give --auth or --auth-file, not both");
+  if (flag !== undefined) return flag;
+  if (file !== undefined) {
+    try {
+      return (await Deno.readTextFile(file)).split("\n")[0].trim();
+    } catch (e) {
+      throw new UsageError(`cannot read --auth-file ${file}: ${errorMessage(e)}`, { cause: e });
+    }
+  }
+  return Deno.env.get("CODIS_AUTH") ?? "";
+}
+
 /** How long one store operation may take before codis-admin gives up. */
 const STORE_TIMEOUT_MS = 10_000;
 
@@ -169,14 +187,15 @@ export async function main(args: string[], io: Output = console_): Promise<numbe
   if (flags.proxy !== undefined && flags.dashboard !== undefined) {
     throw new UsageError("give --proxy or --dashboard, not both");
   }
+  const auth = await adminSecret(flags.auth, flags["auth-file"]);
   if (flags.proxy !== undefined) {
     if (!flags.proxy) throw new UsageError("--proxy needs an address");
-    await proxyCommand({ ...flags, proxy: flags.proxy }, positionals, io);
+    await proxyCommand({ ...flags, proxy: flags.proxy, auth }, positionals, io);
     return 0;
   }
   if (flags.dashboard !== undefined) {
     if (!flags.dashboard) throw new UsageError("--dashboard needs an address");
-    await dashboardCommand({ ...flags, dashboard: flags.dashboard }, positionals, io);
+    await dashboardCommand({ ...flags, dashboard: flags.dashboard, auth }, positionals, io);
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);

@@ -50,7 +50,9 @@ export async function proxyCommand(flags: ProxyFlags, positionals: string[], io:
     await client.xping();
   } catch (e) {
     throw new Error(
-      `proxy ${flags.proxy} refused the xauth (is --auth the product_auth of that proxy?): ${errorMessage(e)}`,
+      `proxy ${flags.proxy} refused the xauth (is --auth its admin_auth, or its product_auth when it has none?): ${
+        errorMessage(e)
+      }`,
     );
   }
   switch (actions[0]) {

@@ -16,7 +16,7 @@ import {
   type TopomModel,
 } from "../coord/models.ts";
 import { callApi } from "../utils/http.ts";
-import { newXAuth } from "../utils/xauth.ts";
+import { dashboardXAuth } from "../utils/xauth.ts";
 import { checkRawReply, checkReply } from "./reply.ts";
 import { type TopomOverview, TopomOverviewJsonSchema, type TopomStats, TopomStatsJsonSchema } from "./topom_stats.ts";
 
@@ -29,18 +29,24 @@ export class DashboardClient {
   /** The dashboard's xauth (from the product name); "" until known. */
   xauth: string;
   readonly timeoutMs: number;
+  /** The dashboard's admin secret, sent as a Bearer header ("" = none). */
+  readonly adminAuth: string;
 
-  constructor(addr: string, xauth = "", timeoutMs = 30_000) {
+  constructor(addr: string, xauth = "", timeoutMs = 30_000, adminAuth = "") {
     this.addr = addr;
     this.xauth = xauth;
     this.timeoutMs = timeoutMs;
+    this.adminAuth = adminAuth;
   }
 
-  /** A client that learned the product name from the dashboard and checked its xauth, as codis-admin does. */
-  static async connect(addr: string, timeoutMs = 30_000): Promise<DashboardClient> {
-    const c = new DashboardClient(addr, "", timeoutMs);
+  /**
+   * A client that learned the product name from the dashboard and checked its xauth, as
+   * codis-admin does; `adminAuth` is the dashboard's `admin_auth` when it has one.
+   */
+  static async connect(addr: string, timeoutMs = 30_000, adminAuth = ""): Promise<DashboardClient> {
+    const c = new DashboardClient(addr, "", timeoutMs, adminAuth);
     const model = await c.model();
-    c.xauth = newXAuth(model.productName);
+    c.xauth = dashboardXAuth(model.productName, adminAuth);
     await c.xping();
     return c;
   }
@@ -188,7 +194,7 @@ export class DashboardClient {
   }
 
   #get(path: string): Promise<unknown> {
-    return callApi(this.addr, path, { method: "GET", timeoutMs: this.timeoutMs });
+    return callApi(this.addr, path, { method: "GET", timeoutMs: this.timeoutMs, adminAuth: this.adminAuth });
   }
 
   /** PUT `/api/topom/<route>/<xauth>/<params…>`, as every mutation route has it. */
@@ -198,6 +204,7 @@ export class DashboardClient {
       method: "PUT",
       body,
       timeoutMs: this.timeoutMs,
+      adminAuth: this.adminAuth,
     });
   }
 

@@ -18,18 +18,24 @@ export class ProxyAdminClient {
   /** The proxy's xauth (from product name, product auth and the proxy's token); "" until known. */
   xauth: string;
   readonly timeoutMs: number;
+  /** The admin secret, sent as a Bearer header ("" = none). */
+  readonly adminAuth: string;
 
-  constructor(addr: string, xauth = "", timeoutMs = 5000) {
+  constructor(addr: string, xauth = "", timeoutMs = 5000, adminAuth = "") {
     this.addr = addr;
     this.xauth = xauth;
     this.timeoutMs = timeoutMs;
+    this.adminAuth = adminAuth;
   }
 
-  /** A client whose xauth is computed from the proxy's model. */
-  static async forProxy(addr: string, productAuth: string, timeoutMs = 5000): Promise<ProxyAdminClient> {
-    const c = new ProxyAdminClient(addr, "", timeoutMs);
+  /**
+   * A client whose xauth is computed from the proxy's model and `auth`: the proxy's `admin_auth`
+   * when it has one, else its `product_auth` (Codis's recipe); `auth` also goes as a Bearer header.
+   */
+  static async forProxy(addr: string, auth: string, timeoutMs = 5000): Promise<ProxyAdminClient> {
+    const c = new ProxyAdminClient(addr, "", timeoutMs, auth);
     const model = await c.model();
-    c.xauth = newXAuth(model.productName, productAuth, model.token);
+    c.xauth = newXAuth(model.productName, auth, model.token);
     return c;
   }
 
@@ -91,10 +97,10 @@ export class ProxyAdminClient {
   }
 
   #get(path: string): Promise<unknown> {
-    return callApi(this.addr, path, { method: "GET", timeoutMs: this.timeoutMs });
+    return callApi(this.addr, path, { method: "GET", timeoutMs: this.timeoutMs, adminAuth: this.adminAuth });
   }
 
   #put(path: string, body?: unknown): Promise<unknown> {
-    return callApi(this.addr, path, { method: "PUT", body, timeoutMs: this.timeoutMs });
+    return callApi(this.addr, path, { method: "PUT", body, timeoutMs: this.timeoutMs, adminAuth: this.adminAuth });
   }
 }

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { CodisError, type ErrorKind } from "../utils/errors.ts";
+
 /** The three implementations, by Codis's `coordinator_name`. */
 export type BackendName = "filesystem" | "etcd" | "zookeeper";
 
@@ -29,14 +31,26 @@ export type StoreErrorCode =
   | "invalid"
   | "failed";
 
+/** The kind of failure each store error code is, for the API layer (a bad path is the caller's mistake). */
+const KIND_OF_CODE: Readonly<Record<StoreErrorCode, ErrorKind>> = {
+  "exists": "conflict",
+  "not-found": "not-found",
+  "not-empty": "conflict",
+  "unsupported": "unsupported",
+  "unavailable": "unavailable",
+  "denied": "upstream",
+  "invalid": "invalid",
+  "failed": "upstream",
+};
+
 /** An operation on the store that failed. */
-export class StoreError extends Error {
+export class StoreError extends CodisError {
   readonly code: StoreErrorCode;
   readonly backend: BackendName;
   readonly path: string;
 
   constructor(backend: BackendName, addr: string, op: string, path: string, code: StoreErrorCode, detail: string) {
-    super(`${backend} ${addr}: ${op}${path ? ` ${path}` : ""}: ${detail}`);
+    super(KIND_OF_CODE[code], `${backend} ${addr}: ${op}${path ? ` ${path}` : ""}: ${detail}`);
     this.name = "StoreError";
     this.code = code;
     this.backend = backend;

@@ -10,8 +10,17 @@ import { Hono } from "hono";
 import type { TopomOverviewJson, TopomStatsJson } from "../api/topom_stats.ts";
 import { SlotMappingListSchema, slotToJson, topomToJson } from "../coord/models.ts";
 import { RedisClient } from "../redis/redis_client.ts";
-import { CodisError, errorMessage, invalid, upstream } from "../utils/errors.ts";
-import { installErrorHandlers, intParam, json, jsonBody, ok, requireXAuth } from "../utils/http.ts";
+import { CodisError, errorMessage, invalid, notFound, upstream } from "../utils/errors.ts";
+import {
+  type AdminGuard,
+  installErrorHandlers,
+  intParam,
+  json,
+  jsonBody,
+  ok,
+  requireAdmin,
+  requireXAuth,
+} from "../utils/http.ts";
 import { log, parseLogLevel } from "../utils/log.ts";
 import type { Groups } from "./groups.ts";
 import type { Proxies } from "./proxies.ts";
@@ -43,13 +52,15 @@ export function dashboardApp(d: DashboardApiHost): Hono {
   const t = d.topom;
   const app = new Hono();
   installErrorHandlers(app, (e) => log.error(`dashboard API failed: ${e.stack ?? e.message}`));
-  const auth = requireXAuth({
+  const guard: AdminGuard = {
     expected: () => t.xauth,
     hint: "please check product name",
+    adminAuth: t.config.adminAuth,
     check: () => {
       if (t.closed) throw new CodisError("unavailable", "topom is not online");
     },
-  });
+  };
+  const auth = requireXAuth(guard);
 
   app.use("/api/*", async (c, next) => {
     if (c.req.method !== "GET") {
@@ -151,8 +162,10 @@ export function dashboardApp(d: DashboardApiHost): Hono {
     await d.syncActions.remove(c.req.param("addr"));
     return ok(c);
   });
-  app.get("/api/topom/group/info/:addr", async (c) => {
+  app.get("/api/topom/group/info/:addr", requireAdmin(guard), async (c) => {
     const addr = c.req.param("addr");
+    // product_auth goes only to the product's own servers.
+    if (!t.ctx().serverPlace(addr)) throw notFound(`server-[${addr}] doesn't exist`);
     let client: RedisClient | null = null;
     try {
       client = await RedisClient.connect(addr, {

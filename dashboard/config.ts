@@ -16,6 +16,8 @@ export interface DashboardConfig {
   coordinatorAuth: string;
   productName: string;
   productAuth: string;
+  /** The secret that admin API changes need (xauth derived from it, or a Bearer header); "" = loopback only. */
+  adminAuth: string;
   adminAddr: string;
   migrationMethod: string;
   migrationParallelSlots: number;
@@ -39,6 +41,7 @@ export const DEFAULT_DASHBOARD_CONFIG: Readonly<DashboardConfig> = {
   coordinatorAuth: "",
   productName: "codis-demo",
   productAuth: "",
+  adminAuth: "",
   adminAddr: "0.0.0.0:18080",
   migrationMethod: "semi-async",
   migrationParallelSlots: 100,
@@ -78,6 +81,14 @@ export const DASHBOARD_CONFIG_FIELDS: readonly F[] = [
     doc: 'for zookeeper/etcd, coorinator_auth accept "user:password"',
   },
   { key: "product_name", prop: "productName", kind: "string", doc: "Set Codis Product Name/Auth." },
+  {
+    key: "admin_auth",
+    prop: "adminAuth",
+    kind: "string",
+    doc: "Secret for the admin API: changes need an xauth derived from it, or 'Authorization: Bearer <it>'.\n" +
+      "Give every proxy and the dashboard the same one. Empty: changes are accepted from this machine only.",
+    secret: true,
+  },
   { key: "product_auth", prop: "productAuth", kind: "string", doc: "Password of the Redis servers.", secret: true },
   { key: "admin_addr", prop: "adminAddr", kind: "string", doc: "Set bind address for admin(rpc), tcp only." },
   {

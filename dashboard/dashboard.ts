@@ -20,6 +20,7 @@ import {
 import { openClient } from "../coord/open.ts";
 import { ProductStore } from "../coord/store.ts";
 import { advertisedAddr, formatAddr, parseAddr } from "../utils/addr.ts";
+import { serveApi } from "../utils/http.ts";
 import { Loop } from "../utils/async.ts";
 import { errorMessage } from "../utils/errors.ts";
 import { log } from "../utils/log.ts";
@@ -168,11 +169,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const store = new ProductStore(client, config.productName);
     const wanted = parseAddr(config.adminAddr);
     let port = 0;
-    server = Deno.serve({
+    server = serveApi(() => app, {
       hostname: wanted.host || "0.0.0.0",
       port: wanted.port,
       onListen: (a) => port = a.port,
-    }, (req) => app ? app.fetch(req) : new Response('{"Cause": "topom is not online"}', { status: 503 }));
+      notReady: "topom is not online",
+    });
     port = (server.addr as Deno.NetAddr).port || port;
     const bound = formatAddr(wanted.host || "0.0.0.0", port);
     const model: TopomModel = {
@@ -200,6 +202,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     dashboard.server = server;
     app = dashboardApp(dashboard);
     dashboard.startLoops();
+    if (!config.adminAuth) {
+      log.warn(
+        "admin_auth is not set: the REST API accepts changes only from clients on this machine " +
+          "(set admin_auth in dashboard.toml and proxy.toml to manage the cluster from elsewhere)",
+      );
+    }
     log.info(
       `dashboard ${model.adminAddr} of product "${config.productName}" is online (store ${client.backend} ${client.addr})`,
     );

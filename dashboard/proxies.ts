@@ -9,7 +9,7 @@ import type { StoredProxy } from "../coord/store.ts";
 import { ProxyAdminClient } from "../api/proxy_client.ts";
 import { conflict, errorMessage, invalid, upstream } from "../utils/errors.ts";
 import { log } from "../utils/log.ts";
-import { newXAuth } from "../utils/xauth.ts";
+import { proxyXAuth } from "../utils/xauth.ts";
 import { checkAddr, type Topom } from "./topom.ts";
 
 /** How long probing a new proxy may take. */
@@ -94,7 +94,7 @@ export class Proxies {
   async #probe(addr: string): Promise<StoredProxy> {
     const config = this.#t.config;
     checkAddr(addr, "proxy");
-    const client = new ProxyAdminClient(addr, "", PROBE_TIMEOUT_MS);
+    const client = new ProxyAdminClient(addr, "", PROBE_TIMEOUT_MS, config.adminAuth);
     let model;
     try {
       model = await client.model();
@@ -104,7 +104,10 @@ export class Proxies {
     if (model.productName !== config.productName) {
       throw invalid(`proxy@${addr} belongs to product "${model.productName}", not "${config.productName}"`);
     }
-    client.xauth = newXAuth(config.productName, config.productAuth, model.token);
+    if (!/^[0-9A-Za-z_-]{1,64}$/.test(model.token)) {
+      throw invalid(`proxy@${addr} has an invalid token "${model.token}"`);
+    }
+    client.xauth = proxyXAuth(config.productName, config.adminAuth, config.productAuth, model.token);
     try {
       await client.xping();
     } catch (e) {

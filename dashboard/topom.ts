@@ -22,7 +22,7 @@ import { ProxyAdminClient } from "../api/proxy_client.ts";
 import { MAX_SLOT_NUM } from "../redis/slot_hash.ts";
 import { AddressError, parseAddr } from "../utils/addr.ts";
 import { CodisError, errorMessage, invalid, notFound, upstream } from "../utils/errors.ts";
-import { newXAuth } from "../utils/xauth.ts";
+import { dashboardXAuth, proxyXAuth } from "../utils/xauth.ts";
 import { MAX_GROUP_ID } from "../coord/models.ts";
 import type { DashboardConfig } from "./config.ts";
 import { Context } from "./context.ts";
@@ -48,7 +48,7 @@ export class Topom {
     this.config = config;
     this.store = store;
     this.model = model;
-    this.xauth = newXAuth(config.productName);
+    this.xauth = dashboardXAuth(config.productName, config.adminAuth);
   }
 
   get closed(): boolean {
@@ -174,10 +174,12 @@ export class Topom {
 
   /** The admin client of a proxy, with its xauth. */
   proxyClient(p: StoredProxy): ProxyAdminClient {
+    const c = this.config;
     return new ProxyAdminClient(
       p.model.adminAddr,
-      newXAuth(this.config.productName, this.config.productAuth, p.model.token),
+      proxyXAuth(c.productName, c.adminAuth, c.productAuth, p.model.token),
       PROXY_CALL_TIMEOUT_MS,
+      c.adminAuth,
     );
   }
 

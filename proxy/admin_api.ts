@@ -9,12 +9,13 @@ import { Hono } from "hono";
 import { type ProxyOverviewJson, type ProxyStatsJson, STATS_CMD, STATS_RUNTIME } from "../api/proxy_stats.ts";
 import { type ProxyModel, proxyModelToJson, SlotListSchema, type SlotSpec, slotToJson } from "../coord/models.ts";
 import { CodisError, invalid } from "../utils/errors.ts";
-import { installErrorHandlers, json, jsonBody, ok, requireXAuth } from "../utils/http.ts";
+import { installErrorHandlers, json, jsonBody, ok, requireXAuth, serveApi } from "../utils/http.ts";
 import { log, parseLogLevel } from "../utils/log.ts";
 
 /** What the admin API drives: the proxy, seen through the operations its routes need. */
 export interface ProxyAdminHost {
   readonly model: ProxyModel;
+  readonly config: { readonly adminAuth: string };
   /** The key of this proxy's admin API. */
   readonly xauth: string;
   readonly closed: boolean;
@@ -29,13 +30,22 @@ export interface ProxyAdminHost {
   close(): Promise<void>;
 }
 
-/** Builds the admin API of the proxy that `getHost` returns (the proxy exists once the listeners are bound). */
-export function proxyAdminApp(getHost: () => ProxyAdminHost): Hono {
+/**
+ * Builds the admin API of the proxy that `getProxy` returns: null while the proxy is being set up
+ * (its listeners are bound before it exists), when every route answers 503.
+ */
+export function proxyAdminApp(getProxy: () => ProxyAdminHost | null, adminAuth: string): Hono {
+  const getHost = () => {
+    const host = getProxy();
+    if (!host) throw new CodisError("unavailable", "the proxy is starting");
+    return host;
+  };
   const app = new Hono();
   installErrorHandlers(app, (e) => log.error("proxy admin API failed", e));
   const auth = requireXAuth({
     expected: () => getHost().xauth,
     hint: "please check product name & auth",
+    adminAuth,
     check: () => {
       if (getHost().closed) throw new CodisError("unavailable", "use of closed proxy");
     },
@@ -100,13 +110,8 @@ export function proxyAdminApp(getHost: () => ProxyAdminHost): Hono {
 
 /** Serves the admin API; `onListen` learns the bound port. */
 export function serveProxyAdmin(
-  getHost: () => ProxyAdminHost,
-  options: { hostname: string; port: number; onListen?: (addr: Deno.NetAddr) => void },
+  getProxy: () => ProxyAdminHost | null,
+  options: { hostname: string; port: number; adminAuth: string; onListen?: (addr: Deno.NetAddr) => void },
 ): Deno.HttpServer {
-  const app = proxyAdminApp(getHost);
-  return Deno.serve({
-    hostname: options.hostname,
-    port: options.port,
-    onListen: (addr) => options.onListen?.(addr as Deno.NetAddr),
-  }, app.fetch);
+  return serveApi(proxyAdminApp(getProxy, options.adminAuth), options);
 }

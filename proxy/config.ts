@@ -20,6 +20,8 @@ export interface ProxyConfig {
   productName: string;
   productAuth: string;
   sessionAuth: string;
+  /** The secret that admin API changes need (xauth derived from it, or a Bearer header); "" = loopback only. */
+  adminAuth: string;
   adminAddr: string;
   protoType: string;
   proxyAddr: string;
@@ -77,6 +79,7 @@ export const DEFAULT_PROXY_CONFIG: Readonly<ProxyConfig> = {
   productName: "codis-demo",
   productAuth: "",
   sessionAuth: "",
+  adminAuth: "",
   adminAddr: "0.0.0.0:11080",
   protoType: "tcp4",
   proxyAddr: "0.0.0.0:19000",
@@ -133,6 +136,14 @@ export const PROXY_CONFIG_FIELDS: readonly F[] = [
     prop: "productAuth",
     kind: "string",
     doc: "Password of the Redis servers (AUTH on every backend connection).",
+    secret: true,
+  },
+  {
+    key: "admin_auth",
+    prop: "adminAuth",
+    kind: "string",
+    doc: "Secret for the admin API: changes need an xauth derived from it, or 'Authorization: Bearer <it>'.\n" +
+      "Give every proxy and the dashboard the same one. Empty: changes are accepted from this machine only.",
     secret: true,
   },
   {

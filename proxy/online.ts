@@ -12,12 +12,12 @@ import { type CoordinatorChoice, openClient } from "../coord/open.ts";
 import { ProductStore } from "../coord/store.ts";
 import { delay } from "../utils/async.ts";
 import { log } from "../utils/log.ts";
-import { newXAuth } from "../utils/xauth.ts";
+import { dashboardXAuth } from "../utils/xauth.ts";
 
 /** What coming online needs from the proxy. */
 export interface OnlineTarget {
   readonly closed: boolean;
-  readonly config: { readonly productName: string };
+  readonly config: { readonly productName: string; readonly adminAuth: string };
   readonly model: { readonly adminAddr: string };
 }
 import { fromUtf8 } from "../utils/bytes.ts";
@@ -48,12 +48,12 @@ async function retry<T>(
 /** Asks the dashboard at `addr` to bring this proxy online (10 attempts, 3 s apart, as Codis). */
 export async function onlineViaDashboard(proxy: OnlineTarget, addr: string, delayMs = 3000): Promise<void> {
   await retry(proxy, `online proxy via dashboard ${addr}`, 10, delayMs, async () => {
-    const dashboard = new DashboardClient(addr, "", 30_000);
+    const dashboard = new DashboardClient(addr, "", 30_000, proxy.config.adminAuth);
     const model = await dashboard.model();
     if (model.productName !== proxy.config.productName) {
       throw new Error(`dashboard ${addr} manages product "${model.productName}", not "${proxy.config.productName}"`);
     }
-    dashboard.xauth = newXAuth(model.productName);
+    dashboard.xauth = dashboardXAuth(model.productName, proxy.config.adminAuth);
     await dashboard.onlineProxy(proxy.model.adminAddr);
   });
   log.info(`rpc online proxy seems OK (dashboard ${addr})`);

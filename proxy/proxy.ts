@@ -18,7 +18,7 @@ import { deadline, delay } from "../utils/async.ts";
 import { log } from "../utils/log.ts";
 import { goTimeString, hostName, unameAll } from "../utils/process_info.ts";
 import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
-import { newToken, newXAuth } from "../utils/xauth.ts";
+import { newToken, proxyXAuth } from "../utils/xauth.ts";
 import { type ProxyAdminHost, serveProxyAdmin } from "./admin_api.ts";
 import { type ProxyConfig, proxyConfigJson } from "./config.ts";
 import { Jodis, jodisPath } from "./jodis.ts";
@@ -67,7 +67,7 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
     this.config = config;
     this.#listener = listener;
     this.model = model;
-    this.xauth = newXAuth(config.productName, config.productAuth, model.token);
+    this.xauth = proxyXAuth(config.productName, config.adminAuth, config.productAuth, model.token);
     this.jodis = config.jodisAddr ? new Jodis(config, model) : null;
     this.metrics = new MetricsReporters(this);
     this.router = new Router({
@@ -279,9 +279,10 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   let admin: Deno.HttpServer;
   let adminPort = 0;
   try {
-    admin = serveProxyAdmin(() => proxy!, {
+    admin = serveProxyAdmin(() => proxy, {
       hostname: adminWanted.host || "0.0.0.0",
       port: adminWanted.port,
+      adminAuth: config.adminAuth,
       onListen: (a) => adminPort = a.port,
     });
   } catch (e) {
@@ -310,6 +311,12 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   proxy = new Proxy(config, listener, model);
   proxy.adminServer = admin;
   log.info(`proxy ${model.proxyAddr} (admin ${model.adminAddr}) started, token ${model.token}`);
+  if (!config.adminAuth) {
+    log.warn(
+      "admin_auth is not set: the admin API accepts changes only from clients on this machine " +
+        "(set the same admin_auth in proxy.toml and dashboard.toml to manage it from elsewhere)",
+    );
+  }
   if (options.fillSlots) {
     await proxy.fillSlots(options.fillSlots);
     proxy.start();

@@ -733,5 +733,4 @@ export class Session implements ReplySink {
     }
     if (this.#closing && this.#queue.length === 0 && this.#out.length === 0) this.close();
   }
-
 }

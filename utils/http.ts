@@ -56,25 +56,121 @@ export function installErrorHandlers(app: Hono, onInternal?: (e: Error) => void)
   app.notFound((c) => jsonResponse({ Cause: `no such route: ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 }
 
-/** What {@linkcode requireXAuth} checks. */
-export interface XAuthGuard {
-  /** The key the route's `:xauth` must equal. */
+/**
+ * How an admin API tells who may change things (decision 10: secure by default):
+ *
+ * - with an admin secret (`admin_auth`), a route with an `:xauth` needs the xauth derived from the
+ *   secret, or an `Authorization: Bearer <secret>` header;
+ * - without one (Codis's behaviour), a route that changes anything answers only loopback clients,
+ *   since its xauth can be computed from public data.
+ */
+export interface AdminGuard {
+  /** The key a route's `:xauth` must equal. */
   expected(): string;
   /** Codis's hint after "missing xauth, " and "invalid xauth, " (e.g. "please check product name"). */
   hint: string;
+  /** The admin secret; "" when none is set. */
+  adminAuth: string;
   /** Throws when the program cannot serve changes now (closed). */
   check?(): void;
 }
 
-/** A middleware for routes with an `:xauth` parameter: refuses a missing (401) or wrong (403) key. */
-export function requireXAuth(guard: XAuthGuard): MiddlewareHandler {
+/** What {@linkcode serveApi} passes to every request, for the guards. */
+export interface ApiBindings {
+  remoteAddr?: Deno.Addr;
+}
+
+/** True for a client on this machine (127.0.0.0/8, ::1, a unix socket). */
+export function isLoopback(addr: Deno.Addr | undefined): boolean {
+  if (!addr) return false;
+  if (addr.transport === "unix" || addr.transport === "unixpacket") return true;
+  const host = (addr as Deno.NetAddr).hostname;
+  return host === "::1" || host.startsWith("127.") || host.startsWith("::ffff:127.");
+}
+
+/** The secret of an `Authorization: Bearer <secret>` header, or "". */
+function bearer(c: Context): string {
+  const h = c.req.header("authorization") ?? "";
+  return h.startsWith("Bearer ") ? h.slice(7).trim() : "";
+}
+
+/** True when the request proves it knows the admin secret (by its Bearer header). */
+function hasSecret(c: Context, guard: AdminGuard): boolean {
+  return guard.adminAuth !== "" && timingSafeEqual(bearer(c), guard.adminAuth);
+}
+
+/** Refuses a change from a non-loopback client when no admin secret is set. */
+function checkOrigin(c: Context, guard: AdminGuard): void {
+  if (guard.adminAuth || c.req.method === "GET" || c.req.method === "HEAD") return;
+  if (!isLoopback((c.env as ApiBindings | undefined)?.remoteAddr)) {
+    throw new CodisError(
+      "forbidden",
+      "changes are accepted only from this machine: admin_auth is not set (set it in the config of every program)",
+    );
+  }
+}
+
+/**
+ * A middleware for routes with an `:xauth` parameter: refuses a missing (401) or wrong (403) key,
+ * and applies the admin-secret rules of {@linkcode AdminGuard}.
+ */
+export function requireXAuth(guard: AdminGuard): MiddlewareHandler {
   return async (c, next) => {
-    const xauth = c.req.param("xauth");
-    if (!xauth) throw new CodisError("unauthorized", `missing xauth, ${guard.hint}`);
-    if (xauth !== guard.expected()) throw new CodisError("forbidden", `invalid xauth, ${guard.hint}`);
+    checkOrigin(c, guard);
+    if (!hasSecret(c, guard)) {
+      const xauth = c.req.param("xauth");
+      if (!xauth) throw new CodisError("unauthorized", `missing xauth, ${guard.hint}`);
+      if (!timingSafeEqual(xauth, guard.expected())) throw new CodisError("forbidden", `invalid xauth, ${guard.hint}`);
+    }
     guard.check?.();
     await next();
   };
+}
+
+/**
+ * A middleware for routes without an `:xauth` that must still be protected (the dashboard's
+ * `group/info`): with an admin secret they need the Bearer header, without one a loopback client.
+ */
+export function requireAdmin(guard: AdminGuard): MiddlewareHandler {
+  return async (c, next) => {
+    if (guard.adminAuth) {
+      if (!bearer(c)) throw new CodisError("unauthorized", "missing Authorization: Bearer <admin_auth>");
+      if (!hasSecret(c, guard)) throw new CodisError("forbidden", "invalid admin_auth");
+    } else if (!isLoopback((c.env as ApiBindings | undefined)?.remoteAddr)) {
+      throw new CodisError("forbidden", "accepted only from this machine: admin_auth is not set");
+    }
+    await next();
+  };
+}
+
+/** Compares two secrets in a time that does not depend on where they differ. */
+function timingSafeEqual(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/**
+ * Serves a Hono app with `Deno.serve`, passing each client's address to the guards. `app` may be
+ * a function that returns null while the program is starting: requests then get a 503 saying
+ * `notReady`. The listener is the caller's to shut down.
+ */
+export function serveApi(
+  app: Hono | (() => Hono | null),
+  options: { hostname: string; port: number; onListen?: (addr: Deno.NetAddr) => void; notReady?: string },
+): Deno.HttpServer {
+  const current = typeof app === "function" ? app : () => app;
+  return Deno.serve({
+    hostname: options.hostname,
+    port: options.port,
+    onListen: (addr) => options.onListen?.(addr as Deno.NetAddr),
+  }, (req, info) => {
+    const a = current();
+    if (!a) return jsonResponse({ Cause: options.notReady ?? "not ready" }, 503);
+    return a.fetch(req, { remoteAddr: info.remoteAddr } satisfies ApiBindings);
+  });
 }
 
 /** A route parameter that must be an integer; otherwise 400 `invalid <what> = <value>`. */
@@ -84,19 +180,53 @@ export function intParam(c: Context, name: string, what: string): number {
   return Number(value);
 }
 
+/** The largest request body the admin APIs read (a full slot table is about 150 KB). */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** Reads a request body of at most `limit` bytes (413 past it, without reading the rest). */
+export async function readBody(c: Context, limit = MAX_BODY_BYTES): Promise<string> {
+  const tooLarge = () => new CodisError("too-large", `request body larger than ${limit} bytes`);
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (declared > limit) throw tooLarge();
+  const body = c.req.raw.body;
+  if (body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > limit) throw tooLarge();
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const all = new Uint8Array(size);
+  let pos = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, pos);
+    pos += chunk.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
 /**
  * A middleware that reads the request body as JSON (whatever its content type says, as Codis's
- * API does) and validates it with `schema`; the handler gets the result from
- * `c.req.valid("json")`. A body that is not JSON, or not of the schema, is a 400
- * `bad request body: <why>`.
+ * API does; at most {@linkcode MAX_BODY_BYTES}) and validates it with `schema`; the handler gets
+ * the result from `c.req.valid("json")`. A body that is not JSON, or not of the schema, is a 400
+ * `bad request body: <why>`; a larger one a 413.
  */
 export function jsonBody<S extends v.GenericSchema>(
   schema: S,
 ): MiddlewareHandler<Env, string, { in: { json: v.InferInput<S> }; out: { json: v.InferOutput<S> } }> {
   return async (c, next) => {
+    const text = await readBody(c);
     let value: unknown;
     try {
-      value = JSON.parse(await c.req.text());
+      value = JSON.parse(text);
     } catch (e) {
       throw invalid(`bad request body: ${errorMessage(e)}`, { cause: e });
     }
@@ -125,6 +255,8 @@ export interface CallOptions {
   /** Milliseconds before the call is abandoned. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The admin secret, sent as `Authorization: Bearer …` ("" or absent: none). */
+  adminAuth?: string;
 }
 
 /** Defaults of {@linkcode CallOptions}. */
@@ -141,10 +273,13 @@ export async function callApi(addr: string, path: string, options: Partial<CallO
   const signal = o.signal ? AbortSignal.any([timeout, o.signal]) : timeout;
   let res: Response;
   try {
+    const headers: Record<string, string> = {};
+    if (o.body !== undefined) headers["content-type"] = "application/json";
+    if (o.adminAuth) headers["authorization"] = `Bearer ${o.adminAuth}`;
     res = await fetch(url, {
       method: o.method,
       body: o.body === undefined ? undefined : JSON.stringify(o.body),
-      headers: o.body === undefined ? undefined : { "content-type": "application/json" },
+      headers,
       signal,
     });
   } catch (e) {

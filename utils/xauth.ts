@@ -40,6 +40,22 @@ export function newXAuth(...segments: string[]): string {
   return createHash("sha256").update(text).digest("hex").slice(0, 32);
 }
 
+/**
+ * The dashboard's xauth. Without an admin secret it is Codis's `newXAuth(product)`, which anyone
+ * who can read the product name can compute; with `admin_auth` it is derived from the secret too.
+ */
+export function dashboardXAuth(product: string, adminAuth: string): string {
+  return adminAuth ? newXAuth(product, adminAuth) : newXAuth(product);
+}
+
+/**
+ * A proxy's xauth: Codis's `newXAuth(product, productAuth, token)`, with `admin_auth` in place of
+ * `product_auth` when the secret is set (so it cannot be computed from the proxy's public model).
+ */
+export function proxyXAuth(product: string, adminAuth: string, productAuth: string, token: string): string {
+  return newXAuth(product, adminAuth || productAuth, token);
+}
+
 /** Product names must match Codis's pattern `^\w[\w.-]*$`. */
 export function isValidProductName(name: string): boolean {
   return /^\w[\w.\-]*$/.test(name);

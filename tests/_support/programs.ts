@@ -17,10 +17,13 @@ export interface AdminResult {
   stderr: string;
 }
 
-/** Runs codis-admin with `args`. */
-export async function admin(...args: string[]): Promise<AdminResult> {
+/** Runs codis-admin with `args` (the first may be options: more environment variables). */
+export async function admin(...args: (string | { env: Record<string, string> })[]): Promise<AdminResult> {
+  const env = typeof args[0] === "object" ? args[0].env : {};
+  const flags = args.filter((a): a is string => typeof a === "string");
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [...programRunArgs(`${ROOT}admin/main.ts`), ...args],
+    args: [...programRunArgs(`${ROOT}admin/main.ts`), ...flags],
+    env,
     stdout: "piped",
     stderr: "piped",
   }).output();

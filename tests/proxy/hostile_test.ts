@@ -226,3 +226,36 @@ Deno.test("HELLO 2 AUTH logs in as Redis does; wrong passwords are refused and c
     await s.stop();
   }
 });
+
+Deno.test("a 200 MB body to the admin API is refused before it is read: 403 with a wrong xauth, 413 with the right one", async () => {
+  const s = await setup();
+  try {
+    const idle = await s.proxy.memory();
+    const body = new Uint8Array(200 * MiB).fill(0x20);
+    const send = async (xauth: string) => {
+      try {
+        const res = await fetch(`http://${s.proxy.adminAddr}/api/proxy/fillslots/${xauth}`, { method: "PUT", body });
+        const cause = (await res.json()).Cause as string;
+        return { status: res.status, cause };
+      } catch (e) {
+        return { status: 0, cause: String(e) }; // the proxy may close the connection before all is sent
+      }
+    };
+    const wrong = await send("0123456789abcdef0123456789abcdef");
+    assert.ok(wrong.status === 403 || wrong.status === 0, `${wrong.status} ${wrong.cause}`);
+    const model = await callApi(s.proxy.adminAddr, "/api/proxy/model") as { token: string };
+    const { newXAuth } = await import("../../utils/xauth.ts");
+    const right = await send(newXAuth("hostile", "", model.token));
+    assert.ok(right.status === 413 || right.status === 0, `${right.status} ${right.cause}`);
+    if (right.status === 413) assert.match(right.cause, /request body larger than/);
+    const after = await s.proxy.memory();
+    assert.ok(
+      after.peak - idle.rss < 64 * MiB,
+      `peak ${(after.peak / MiB).toFixed(0)} MiB, idle ${(idle.rss / MiB).toFixed(0)}`,
+    );
+    // The API still answers.
+    assert.equal((await callApi(s.proxy.adminAddr, "/api/proxy/model") as { token: string }).token, model.token);
+  } finally {
+    await s.stop();
+  }
+});
