@@ -122,6 +122,11 @@ for (const port of redisPorts) {
 }
 await Promise.all(addrs.map(waitRedis));
 
+// The admin secret of this cluster: the dashboard and the proxy need it for every change.
+const adminAuth = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0"))
+  .join("");
+await Deno.writeTextFile(`${dir}/admin_auth`, `${adminAuth}\n`, { mode: 0o600 });
+
 const dashboardAddr = `127.0.0.1:${dashboardPort}`;
 await Deno.writeTextFile(
   `${dir}/dashboard.toml`,
@@ -130,6 +135,7 @@ await Deno.writeTextFile(
     `coordinator_addr = "${dir}/store"`,
     'product_name = "codis-demo"',
     `admin_addr = "${dashboardAddr}"`,
+    `admin_auth = "${adminAuth}"`,
     "",
   ].join("\n"),
 );
@@ -139,6 +145,7 @@ await Deno.writeTextFile(
     'product_name = "codis-demo"',
     `proxy_addr = "127.0.0.1:${proxyPort}"`,
     `admin_addr = "127.0.0.1:${adminPort}"`,
+    `admin_auth = "${adminAuth}"`,
     "",
   ].join("\n"),
 );
@@ -165,6 +172,7 @@ async function admin(...args: string[]): Promise<string> {
   console.log(`$ codis-admin --dashboard=${dashboardAddr} ${args.join(" ")}`);
   const out = await new Deno.Command(deno("admin")[0], {
     args: [...deno("admin")[1], `--dashboard=${dashboardAddr}`, ...args],
+    env: { CODIS_AUTH: adminAuth },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -210,6 +218,7 @@ await waitRedis(`127.0.0.1:${proxyPort}`);
 async function adminQuiet(...args: string[]): Promise<string> {
   const out = await new Deno.Command(deno("admin")[0], {
     args: [...deno("admin")[1], `--dashboard=${dashboardAddr}`, ...args],
+    env: { CODIS_AUTH: adminAuth },
     stdout: "piped",
     stderr: "null",
   }).output();
@@ -241,9 +250,11 @@ Local Codis cluster is up (store, data and logs in ${dir}):
 Connect with:
   redis-cli -p ${proxyPort}
   redis-benchmark -p ${proxyPort} -t set,get -q
-Manage with:
+Manage with (changes need the cluster's admin secret, kept in ${dir}/admin_auth):
+  export CODIS_AUTH=$(cat ${dir}/admin_auth)
   deno task admin --dashboard=${dashboardAddr} --group-status
   deno task admin --dashboard=${dashboardAddr} --slot-action --create-range --beg=0 --end=99 --gid=2
+  curl -H "Authorization: Bearer $CODIS_AUTH" http://${dashboardAddr}/api/topom/group/info/${master1}
 
 Press Ctrl-C to stop everything.`);
 await new Promise(() => {});
