@@ -19,6 +19,8 @@ export interface DashboardConfig {
   /** The secret that admin API changes need (xauth derived from it, or a Bearer header); "" = loopback only. */
   adminAuth: string;
   adminAddr: string;
+  /** The Redis ACL user the dashboard creates for the proxies on every server ("" = none, as Codis). */
+  proxyAclUser: string;
   migrationMethod: string;
   migrationParallelSlots: number;
   migrationAsyncMaxbulks: number;
@@ -43,6 +45,7 @@ export const DEFAULT_DASHBOARD_CONFIG: Readonly<DashboardConfig> = {
   productAuth: "",
   adminAuth: "",
   adminAddr: "0.0.0.0:18080",
+  proxyAclUser: "codis-proxy",
   migrationMethod: "semi-async",
   migrationParallelSlots: 100,
   migrationAsyncMaxbulks: 200,
@@ -91,6 +94,13 @@ export const DASHBOARD_CONFIG_FIELDS: readonly F[] = [
   },
   { key: "product_auth", prop: "productAuth", kind: "string", doc: "Password of the Redis servers.", secret: true },
   { key: "admin_addr", prop: "adminAddr", kind: "string", doc: "Set bind address for admin(rpc), tcp only." },
+  {
+    key: "proxy_acl_user",
+    prop: "proxyAclUser",
+    kind: "string",
+    doc: "Create this Redis ACL user on every server for the proxies to log in as (their backend_acl_user):\n" +
+      "it cannot run what the proxy refuses, so scripts cannot either. \"\" = none (Codis's behaviour).",
+  },
   {
     key: "migration_method",
     prop: "migrationMethod",

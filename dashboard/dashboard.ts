@@ -29,6 +29,7 @@ import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
 import { newToken } from "../utils/xauth.ts";
 import { type DashboardApiHost, dashboardApp } from "./api.ts";
 import { type DashboardConfig, dashboardConfigJson } from "./config.ts";
+import { ProxyUsers } from "./acl.ts";
 import { Groups } from "./groups.ts";
 import { Proxies } from "./proxies.ts";
 import { SlotActionScheduler } from "./scheduler.ts";
@@ -57,6 +58,8 @@ export class Dashboard implements DashboardApiHost {
   readonly slots: Slots;
   readonly scheduler: SlotActionScheduler;
   readonly stats: StatsCollector;
+  /** The proxies' ACL user on every server. */
+  readonly proxyUsers: ProxyUsers;
   readonly client: CoordClient;
   #syncLoop: Loop | null = null;
   #server: Deno.HttpServer | null = null;
@@ -71,9 +74,14 @@ export class Dashboard implements DashboardApiHost {
     this.syncActions = new SyncActions(topom);
     this.slots = new Slots(topom);
     this.scheduler = new SlotActionScheduler(topom, this.slots);
+    this.proxyUsers = new ProxyUsers(topom.config);
     this.groups = new Groups(topom, {
       migrationsRunning: () => this.scheduler.executors,
-      forgetServer: (addr) => this.syncActions.forget(addr),
+      forgetServer: (addr) => {
+        this.syncActions.forget(addr);
+        this.proxyUsers.forget(addr);
+      },
+      prepareServer: (client, runId) => this.proxyUsers.ensure(client, runId),
     });
     this.stats = new StatsCollector({
       serverAddrs: () => topom.ctx().serverAddrs(),
@@ -82,6 +90,14 @@ export class Dashboard implements DashboardApiHost {
       productAuth: topom.config.productAuth,
       syncNote: (addr) => this.syncActions.note(addr),
       reonlineProxy: (token) => this.proxies.reonline(token),
+      checkServer: async (client, stats) => {
+        try {
+          await this.proxyUsers.ensure(client, stats.run_id ?? "");
+          return this.proxyUsers.note(client.addr);
+        } catch (e) {
+          return `cannot create the proxies' ACL user: ${errorMessage(e)}`;
+        }
+      },
     });
     this.#done = new Promise((r) => this.#resolveDone = r);
   }

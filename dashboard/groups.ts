@@ -26,6 +26,8 @@ export interface GroupsHost {
   migrationsRunning(): number;
   /** A server left the product: forget what was noted about it. */
   forgetServer(addr: string): void;
+  /** Prepares a server being added (creates the proxies' ACL user); `runId` from its INFO. */
+  prepareServer(client: RedisClient, runId: string): Promise<void>;
 }
 
 /** How long probing a new server may take. */
@@ -233,6 +235,7 @@ export class Groups {
       await client.call("PING");
       const info = parseInfo(String(await client.call("INFO", "server")));
       if (!info.redis_version) throw new Error("INFO has no redis_version");
+      await this.#host.prepareServer(client, info.run_id ?? "");
     } catch (e) {
       throw upstream(`server-[${addr}] is not a usable Redis server: ${errorMessage(e)}`, { cause: e });
     } finally {

@@ -28,6 +28,8 @@ export interface StatsHost {
   syncNote(addr: string): string;
   /** Brings a registered proxy that restarted back online. */
   reonlineProxy(token: string): Promise<void>;
+  /** Checks a server the loop reached (creates the proxies' ACL user where it is missing); returns a note. */
+  checkServer(client: RedisClient, stats: Record<string, string>): Promise<string>;
 }
 
 /**
@@ -129,6 +131,8 @@ export class StatsCollector {
       const stats = await readServerStats(client);
       const note = this.#host.syncNote(addr);
       if (note) stats.sync_note = note;
+      const aclNote = await this.#host.checkServer(client, stats);
+      if (aclNote) stats.acl_note = aclNote;
       return stats;
     } catch (e) {
       this.#dropClient(addr);

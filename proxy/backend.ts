@@ -12,6 +12,8 @@
 import { NEED_MORE, PROTOCOL_ERROR, ReplyScanner, type RespLimits } from "../redis/resp_scanner.ts";
 import { ByteWriter } from "../redis/resp_writer.ts";
 import { ReadBuffer } from "../redis/read_buffer.ts";
+import { exchange } from "../redis/redis_client.ts";
+import { RespError } from "../redis/resp_value.ts";
 import { RESP_BULK, RESP_ERROR } from "../redis/resp_types.ts";
 import { parseAddr } from "../utils/addr.ts";
 import { Fifo } from "../utils/fifo.ts";
@@ -31,6 +33,17 @@ export interface Pending {
 export interface BackendOptions {
   /** AUTH password (`product_auth`). */
   auth: string;
+  /**
+   * The Redis ACL user the proxy logs in as (`backend_acl_user`; "" = the default user with
+   * `product_auth`, as Codis). It cannot run what the proxy refuses, so neither can scripts.
+   */
+  aclUser: string;
+  aclPassword: string;
+  /**
+   * Servers where the ACL user cannot log in (Redis < 6, or the user was never created there):
+   * the pool logs in with `product_auth` instead, as Codis does, and says so once.
+   */
+  aclRefused: Set<string>;
   recvBufsize: number;
   sendBufsize: number;
   /** Milliseconds a request may wait for its reply before the connection is reset (0 = off). */
@@ -48,6 +61,8 @@ export interface BackendOptions {
 
 /** How long a connect attempt may take, as in Codis. */
 const DIAL_TIMEOUT_MS = 5000;
+/** How long each login step (AUTH, SELECT) of a new connection may take. */
+const LOGIN_TIMEOUT_MS = 5000;
 /** Consecutive failures retried at once before back-off starts. */
 const FAST_RETRIES = 10;
 const BACKOFF_MIN_MS = 50;
@@ -217,24 +232,28 @@ export class BackendConn {
     }
     conn.setNoDelay(true);
     if (this.#options.keepalivePeriod > 0) conn.setKeepAlive(true);
+    // Log in and select the database before anything queued goes out.
+    let failure: string;
+    try {
+      failure = await this.#login(conn);
+    } catch (e) {
+      failure = `login to ${this.addr} failed: ${errorMessage(e)}`;
+    }
+    if (!this.#isCurrent(generation)) {
+      conn.close();
+      return;
+    }
+    if (failure) {
+      conn.close();
+      this.#broken(failure);
+      return;
+    }
     this.#conn = conn;
     this.#state = "ready";
     this.#stale = false;
     const now = performance.now();
     this.#lastReadAt = now;
     this.#lastWriteAt = now;
-    // AUTH and SELECT go first, ahead of whatever was queued while connecting.
-    const handshake = new ByteWriter(128);
-    if (this.#options.auth) handshake.appendCommand(["AUTH", this.#options.auth]);
-    if (this.db !== 0) handshake.appendCommand(["SELECT", this.db]);
-    if (this.db !== 0) this.#queue.unshift(new HandshakeStep(this, "SELECT"));
-    if (this.#options.auth) this.#queue.unshift(new HandshakeStep(this, "AUTH"));
-    if (handshake.length > 0) {
-      handshake.append(this.#out.bytes, 0, this.#out.length);
-      this.#out.clear();
-      this.#spare = this.#out;
-      this.#out = handshake;
-    }
     void this.#readLoop(conn, generation);
     if (this.#out.length > 0 && !this.#writing) void this.#flush();
   }
@@ -365,11 +384,41 @@ export class BackendConn {
     for (const p of failed) p.onFailure(reason);
   }
 
-  /** A handshake reply arrived: an error reply (wrong password, bad db) breaks the connection. */
-  handshakeDone(step: string, buf: Uint8Array, start: number, end: number): void {
-    if (buf[start] !== RESP_ERROR) return;
-    const text = new TextDecoder().decode(buf.subarray(start + 1, end - 2));
-    this.#broken(`${step} to ${this.addr} failed: ${text}`);
+  /** False once the connection attempt `generation` was superseded (closed, or a newer one began). */
+  #isCurrent(generation: number): boolean {
+    return generation === this.#generation && this.#state !== "closed";
+  }
+
+  /**
+   * Logs in (as the ACL user, or with `product_auth`) and selects the database, one command at a
+   * time on the fresh connection. Returns why it failed, or "".
+   */
+  async #login(conn: Deno.Conn): Promise<string> {
+    const o = this.#options;
+    const steps: (string | number)[][] = [];
+    if (o.aclUser && !o.aclRefused.has(this.addr)) {
+      const reply = await exchange(conn, ["AUTH", o.aclUser, o.aclPassword], LOGIN_TIMEOUT_MS);
+      if (reply instanceof RespError) {
+        // No such user (or no ACLs at all, before Redis 6): log in as Codis does, and say so.
+        if (!/^WRONGPASS|wrong number of arguments|^NOPERM/.test(reply.message)) {
+          return `AUTH as ${o.aclUser} to ${this.addr} failed: ${reply.message}`;
+        }
+        o.aclRefused.add(this.addr);
+        log.warn(
+          `backend ${this.addr}: cannot log in as ACL user "${o.aclUser}" (${reply.message}); logging in ` +
+            `${o.auth ? "with product_auth" : "as the default user"}: scripts there are not restricted`,
+        );
+        if (o.auth) steps.push(["AUTH", o.auth]);
+      }
+    } else if (o.auth) {
+      steps.push(["AUTH", o.auth]);
+    }
+    if (this.db !== 0) steps.push(["SELECT", this.db]);
+    for (const step of steps) {
+      const reply = await exchange(conn, step, LOGIN_TIMEOUT_MS);
+      if (reply instanceof RespError) return `${step[0]} to ${this.addr} failed: ${reply.message}`;
+    }
+    return "";
   }
 }
 
@@ -379,19 +428,6 @@ const LOADING = enc.encode("LOADING");
 function startsWith(buf: Uint8Array, at: number, prefix: Uint8Array): boolean {
   for (let i = 0; i < prefix.length; i++) if (buf[at + i] !== prefix[i]) return false;
   return true;
-}
-
-class HandshakeStep implements Pending {
-  #conn: BackendConn;
-  #step: string;
-  constructor(conn: BackendConn, step: string) {
-    this.#conn = conn;
-    this.#step = step;
-  }
-  onReply(buf: Uint8Array, start: number, end: number): void {
-    this.#conn.handshakeDone(this.#step, buf, start, end);
-  }
-  onFailure(): void {}
 }
 
 class StaleProbe implements Pending {
@@ -421,6 +457,8 @@ export class BackendServer {
   #options: BackendOptions;
   #parallel: number;
   #conns: (BackendConn[] | undefined)[] = [];
+  /** One connection per database for the proxy's own MIGRATEs, logged in with product_auth. */
+  #ownConns: (BackendConn | undefined)[] = [];
   /** Number of slot references; the server is closed when it drops to 0. */
   refs = 0;
 
@@ -428,6 +466,14 @@ export class BackendServer {
     this.addr = addr;
     this.#parallel = Math.max(1, parallel);
     this.#options = options;
+  }
+
+  /**
+   * The connection for what the proxy itself sends on `db` that its ACL user may not run (MIGRATE,
+   * so that no client script can): logged in as the default user with `product_auth`.
+   */
+  ownConn(db: number): BackendConn {
+    return this.#ownConns[db] ??= new BackendConn(this.addr, db, { ...this.#options, aclUser: "" });
   }
 
   /** The connection for `db`, chosen by `seed` among the parallel ones (connected first). */
@@ -459,12 +505,14 @@ export class BackendServer {
   /** Every connection created so far. */
   *connections(): IterableIterator<BackendConn> {
     for (const list of this.#conns) if (list) yield* list;
+    for (const c of this.#ownConns) if (c) yield c;
   }
 
   /** Closes every connection. */
   close(): void {
     for (const c of this.connections()) c.close();
     this.#conns = [];
+    this.#ownConns = [];
   }
 }
 

@@ -50,6 +50,10 @@ export interface ProxyConfig {
   sessionMaxPipeline: number;
   sessionKeepalivePeriod: number;
   sessionBreakOnFailure: boolean;
+  /** The Redis ACL user to log in to servers as ("" = the default user with product_auth, as Codis). */
+  backendAclUser: string;
+  /** Its password ("" = derived from product_name and product_auth, as the dashboard creates it). */
+  backendAclPassword: string;
   /** Unread reply bytes past which the proxy stops reading a client's requests (0 = off). */
   sessionOutputSoftLimit: number;
   /** How long (ms) a client may stay past the soft limit before it is disconnected (0 = forever). */
@@ -108,6 +112,8 @@ export const DEFAULT_PROXY_CONFIG: Readonly<ProxyConfig> = {
   sessionMaxPipeline: 10000,
   sessionKeepalivePeriod: 75_000,
   sessionBreakOnFailure: false,
+  backendAclUser: "codis-proxy",
+  backendAclPassword: "",
   sessionOutputSoftLimit: 8 * 1024 * 1024,
   sessionOutputSoftSeconds: 10_000,
   sessionOutputHardLimit: 32 * 1024 * 1024,
@@ -310,6 +316,22 @@ export const PROXY_CONFIG_FIELDS: readonly F[] = [
     kind: "bool",
     doc:
       "Set session to be sensitive to failures. Default is false, instead of closing socket, proxy will send an error response to client.",
+  },
+  {
+    key: "backend_acl_user",
+    prop: "backendAclUser",
+    kind: "string",
+    doc: "Log in to the servers as this Redis ACL user, which cannot run what the proxy refuses (so scripts\n" +
+      "cannot either); the dashboard creates it on every server it adds. Where it cannot log in (Redis < 6,\n" +
+      'or a server the dashboard never saw), the proxy logs in with product_auth and says so. "" = always\n' +
+      "product_auth, as Codis.",
+  },
+  {
+    key: "backend_acl_password",
+    prop: "backendAclPassword",
+    kind: "string",
+    doc: "Its password; empty: derived from product_name and product_auth, as the dashboard sets it.",
+    secret: true,
   },
   {
     key: "session_output_soft_limit",

@@ -3,7 +3,8 @@
  * target master serves it, its source master still holds the keys not moved yet.
  *
  * - A write, or a multi-key request, first moves its keys: `MIGRATE host port "" db timeout
- *   [AUTH pw] KEYS k…` on the source (one call per source and target), then goes to the target.
+ *   [AUTH pw] KEYS k…` on the source (one call per source and target, on the proxy's own
+ *   connection: the ACL user that serves clients may not MIGRATE), then goes to the target.
  *   MIGRATE is atomic per call and removes the keys from the source; `NOKEY` means they moved
  *   already, or are new.
  * - A single-key read moves nothing: `MULTI; EXISTS key; <read>; EXEC` on the source answers it
@@ -144,7 +145,7 @@ export class MigrationForwarder {
         "KEYS",
         ...m.keys,
       ]);
-      m.from.conn(routed.db, routed.seed).send(
+      m.from.ownConn(routed.db).send(
         {
           onReply(buf: Uint8Array, start: number, end: number) {
             if (buf[start] === RESP_ERROR) {

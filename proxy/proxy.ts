@@ -18,7 +18,7 @@ import { deadline, delay } from "../utils/async.ts";
 import { log } from "../utils/log.ts";
 import { goTimeString, hostName, unameAll } from "../utils/process_info.ts";
 import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
-import { newToken, proxyXAuth } from "../utils/xauth.ts";
+import { newToken, proxyAclPassword, proxyXAuth } from "../utils/xauth.ts";
 import { type ProxyAdminHost, serveProxyAdmin } from "./admin_api.ts";
 import { type ProxyConfig, proxyConfigJson } from "./config.ts";
 import { Jodis, jodisPath } from "./jodis.ts";
@@ -73,6 +73,9 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
     this.router = new Router({
       backend: {
         auth: config.productAuth,
+        aclUser: config.backendAclUser,
+        aclPassword: config.backendAclPassword || proxyAclPassword(config.productName, config.productAuth),
+        aclRefused: new Set(),
         recvBufsize: config.backendRecvBufsize,
         sendBufsize: config.backendSendBufsize,
         recvTimeout: config.backendRecvTimeout,

@@ -280,6 +280,50 @@ function errorText(e: unknown): string {
   return errorMessage(e);
 }
 
+/**
+ * Sends one command on a connection nobody else reads and returns its decoded reply (error
+ * replies as {@linkcode RespError}): for a handshake before a connection is handed to its owner.
+ */
+export async function exchange(
+  conn: Deno.Conn,
+  args: ReadonlyArray<Arg>,
+  timeoutMs: number,
+): Promise<RespValue> {
+  const w = new ByteWriter(64);
+  w.appendCommand(args);
+  const signal = AbortSignal.timeout(timeoutMs);
+  const timedOut = () => new RedisConnectionError(`no reply to ${String(args[0])} within ${timeoutMs} ms`);
+  const onAbort = () => {
+    try {
+      conn.close();
+    } catch {
+      // closed already
+    }
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    let off = 0;
+    while (off < w.length) off += await conn.write(w.bytes.subarray(off, w.length));
+    const scanner = new ReplyScanner();
+    const rb = new ReadBuffer(256);
+    for (;;) {
+      const n = await conn.read(rb.space());
+      if (n === null) throw new RedisConnectionError("the server closed the connection");
+      rb.end += n;
+      const end = scanner.scan(rb.bytes, rb.start, rb.end);
+      if (end === PROTOCOL_ERROR) throw new RedisConnectionError(`bad reply: ${scanner.error}`);
+      if (end === NEED_MORE) continue;
+      if (end !== rb.end) throw new RedisConnectionError("more than one reply");
+      return decodeReply(rb.bytes, rb.start, end);
+    }
+  } catch (e) {
+    if (signal.aborted) throw timedOut();
+    throw e;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
 /** Parses an INFO reply into a map of `field → value` (section headers and blanks skipped). */
 export function parseInfo(text: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -56,6 +56,15 @@ export function proxyXAuth(product: string, adminAuth: string, productAuth: stri
   return newXAuth(product, adminAuth || productAuth, token);
 }
 
+/**
+ * The password of the ACL user the proxies log in to the servers as (`backend_acl_user`), when
+ * none is configured: derived from the product and `product_auth`, which every proxy and the
+ * dashboard know, and which already gives full access to the servers (so it reveals nothing).
+ */
+export function proxyAclPassword(product: string, productAuth: string): string {
+  return newXAuth("acl", product, productAuth);
+}
+
 /** Product names must match Codis's pattern `^\w[\w.-]*$`. */
 export function isValidProductName(name: string): boolean {
   return /^\w[\w.\-]*$/.test(name);
