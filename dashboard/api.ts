@@ -168,11 +168,7 @@ export function dashboardApp(d: DashboardApiHost): Hono {
     if (!t.ctx().serverPlace(addr)) throw notFound(`server-[${addr}] doesn't exist`);
     let client: RedisClient | null = null;
     try {
-      client = await RedisClient.connect(addr, {
-        password: t.config.productAuth,
-        connectTimeoutMs: INFO_TIMEOUT_MS,
-        timeoutMs: INFO_TIMEOUT_MS,
-      });
+      client = await t.connectServer(addr, { connectTimeoutMs: INFO_TIMEOUT_MS, timeoutMs: INFO_TIMEOUT_MS });
       return json(c, await readServerStats(client));
     } catch (e) {
       throw upstream(`server-[${addr}] info failed: ${errorMessage(e)}`, { cause: e });

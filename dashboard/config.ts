@@ -19,6 +19,10 @@ export interface DashboardConfig {
   /** The secret that admin API changes need (xauth derived from it, or a Bearer header); "" = loopback only. */
   adminAuth: string;
   adminAddr: string;
+  /** Reach the servers over TLS. */
+  backendTls: boolean;
+  /** PEM file of the authority that signed the servers' certificates ("" = the system's). */
+  backendTlsCa: string;
   /** The Redis ACL user the dashboard creates for the proxies on every server ("" = none, as Codis). */
   proxyAclUser: string;
   migrationMethod: string;
@@ -45,6 +49,8 @@ export const DEFAULT_DASHBOARD_CONFIG: Readonly<DashboardConfig> = {
   productAuth: "",
   adminAuth: "",
   adminAddr: "0.0.0.0:18080",
+  backendTls: false,
+  backendTlsCa: "",
   proxyAclUser: "codis-proxy",
   migrationMethod: "semi-async",
   migrationParallelSlots: 100,
@@ -95,11 +101,23 @@ export const DASHBOARD_CONFIG_FIELDS: readonly F[] = [
   { key: "product_auth", prop: "productAuth", kind: "string", doc: "Password of the Redis servers.", secret: true },
   { key: "admin_addr", prop: "adminAddr", kind: "string", doc: "Set bind address for admin(rpc), tcp only." },
   {
+    key: "backend_tls",
+    prop: "backendTls",
+    kind: "bool",
+    doc: "Reach the Redis servers over TLS (their tls-port); MIGRATE between them then needs tls-cluster yes.",
+  },
+  {
+    key: "backend_tls_ca",
+    prop: "backendTlsCa",
+    kind: "string",
+    doc: "PEM file of the CA that signed the servers' certificates (empty: the system's CAs).",
+  },
+  {
     key: "proxy_acl_user",
     prop: "proxyAclUser",
     kind: "string",
     doc: "Create this Redis ACL user on every server for the proxies to log in as (their backend_acl_user):\n" +
-      "it cannot run what the proxy refuses, so scripts cannot either. \"\" = none (Codis's behaviour).",
+      'it cannot run what the proxy refuses, so scripts cannot either. "" = none (Codis\'s behaviour).',
   },
   {
     key: "migration_method",

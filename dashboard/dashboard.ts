@@ -87,7 +87,7 @@ export class Dashboard implements DashboardApiHost {
       serverAddrs: () => topom.ctx().serverAddrs(),
       proxies: () => topom.proxies(),
       proxyClient: (p) => topom.proxyClient(p),
-      productAuth: topom.config.productAuth,
+      connectServer: topom.connectServer,
       syncNote: (addr) => this.syncActions.note(addr),
       reonlineProxy: (token) => this.proxies.reonline(token),
       checkServer: async (client, stats) => {

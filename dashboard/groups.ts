@@ -192,7 +192,7 @@ export class Groups {
         await t.storeGroup(g);
         await t.sentinelOutOfSync();
         try {
-          await replicaOf(promoted.addr, "", t.config.productAuth);
+          await replicaOf(t.connectServer, { addr: promoted.addr, master: "", productAuth: t.config.productAuth });
         } catch (e) {
           // Codis goes on too: the new master is in place for every proxy either way.
           log.warn(`promote: REPLICAOF NO ONE on ${promoted.addr} failed: ${errorMessage(e)}`);
@@ -227,11 +227,7 @@ export class Groups {
   async #probeServer(addr: string): Promise<void> {
     let client: RedisClient | null = null;
     try {
-      client = await RedisClient.connect(addr, {
-        password: this.#t.config.productAuth,
-        connectTimeoutMs: PROBE_TIMEOUT_MS,
-        timeoutMs: PROBE_TIMEOUT_MS,
-      });
+      client = await this.#t.connectServer(addr, { connectTimeoutMs: PROBE_TIMEOUT_MS, timeoutMs: PROBE_TIMEOUT_MS });
       await client.call("PING");
       const info = parseInfo(String(await client.call("INFO", "server")));
       if (!info.redis_version) throw new Error("INFO has no redis_version");

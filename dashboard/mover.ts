@@ -12,7 +12,8 @@
  */
 
 import type { SlotProgressJson } from "../api/topom_stats.ts";
-import { RedisClient } from "../redis/redis_client.ts";
+import type { RedisClient } from "../redis/redis_client.ts";
+import type { ServerConnector } from "./topom.ts";
 import { RespError, type RespValue } from "../redis/resp_value.ts";
 import { slotOf } from "../redis/slot_hash.ts";
 import { parseAddr } from "../utils/addr.ts";
@@ -50,6 +51,8 @@ export interface MoverHost {
   readonly closed: boolean;
   /** The last step's status line (`[OK] Slot[0001] moved 10 keys`, `[ERROR] …`). */
   report(status: string): void;
+  /** Opens a client of a source server. */
+  connect: ServerConnector;
 }
 
 /** How often a disabled mover looks whether it may go on. */
@@ -142,8 +145,7 @@ export class ScanMover {
         startedAt: Date.now(),
       });
     }
-    const client = await RedisClient.connect(from, {
-      password: cfg.productAuth,
+    const client = await host.connect(from, {
       raw: true,
       connectTimeoutMs: 5000,
       timeoutMs: cfg.migrationTimeout + 5000,

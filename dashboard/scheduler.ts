@@ -80,6 +80,10 @@ export class SlotActionScheduler implements MoverHost {
     this.#status = status;
   }
 
+  get connect(): MoverHost["connect"] {
+    return this.#t.connectServer;
+  }
+
   // --- the loop ------------------------------------------------------------------------------------
 
   /** Starts the loop. */

@@ -11,7 +11,8 @@
 import type { ProxyProbeJson, ServerProbeJson } from "../api/topom_stats.ts";
 import type { ProxyAdminClient } from "../api/proxy_client.ts";
 import type { StoredProxy } from "../coord/store.ts";
-import { parseInfo, RedisClient } from "../redis/redis_client.ts";
+import { parseInfo, type RedisClient } from "../redis/redis_client.ts";
+import type { ServerConnector } from "./topom.ts";
 import { deadline, Loop } from "../utils/async.ts";
 import { errorMessage } from "../utils/errors.ts";
 import { log } from "../utils/log.ts";
@@ -22,8 +23,8 @@ export interface StatsHost {
   serverAddrs(): string[];
   proxies(): StoredProxy[];
   proxyClient(p: StoredProxy): ProxyAdminClient;
-  /** The password of the servers. */
-  readonly productAuth: string;
+  /** Opens a client of a server. */
+  readonly connectServer: ServerConnector;
   /** What the last sync action of a server found worth telling ("" when nothing). */
   syncNote(addr: string): string;
   /** Brings a registered proxy that restarted back online. */
@@ -120,8 +121,7 @@ export class StatsCollector {
   async #serverStats(addr: string): Promise<Record<string, string>> {
     let client = this.#clients.get(addr);
     if (!client || client.closed) {
-      client = await RedisClient.connect(addr, {
-        password: this.#host.productAuth,
+      client = await this.#host.connectServer(addr, {
         connectTimeoutMs: PROBE_TIMEOUT_MS,
         timeoutMs: PROBE_TIMEOUT_MS * 5,
       });

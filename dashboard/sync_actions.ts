@@ -7,12 +7,12 @@
  */
 
 import { SYNC_FAILED, SYNC_PENDING, SYNC_SYNCED, SYNC_SYNCING } from "../coord/models.ts";
-import { RedisClient } from "../redis/redis_client.ts";
+
 import { RespError } from "../redis/resp_value.ts";
 import { parseAddr } from "../utils/addr.ts";
 import { conflict, errorMessage, invalid, notFound } from "../utils/errors.ts";
 import { log } from "../utils/log.ts";
-import { checkAddr, type Topom } from "./topom.ts";
+import { checkAddr, type ServerConnector, type Topom } from "./topom.ts";
 
 /** How long the REPLICAOF transaction may take. */
 const REPLICAOF_TIMEOUT_MS = 30_000;
@@ -70,7 +70,11 @@ export class SyncActions {
     const what = next.master ? `replicate ${next.master}` : "be a master";
     let ok = false;
     try {
-      const note = await replicaOf(next.addr, next.master, this.#t.config.productAuth);
+      const note = await replicaOf(this.#t.connectServer, {
+        addr: next.addr,
+        master: next.master,
+        productAuth: this.#t.config.productAuth,
+      });
       if (note) {
         this.#notes.set(next.addr, note);
         log.warn(`sync server-[${next.addr}]: ${note}`);
@@ -129,12 +133,12 @@ export class SyncActions {
  * CONFIG SET masterauth, REPLICAOF, CONFIG REWRITE, CLIENT KILL TYPE normal, in one MULTI.
  * Returns a note when the setting could not be written to the server's config file.
  */
-export async function replicaOf(addr: string, master: string, productAuth: string): Promise<string> {
-  const client = await RedisClient.connect(addr, {
-    password: productAuth,
-    connectTimeoutMs: 5000,
-    timeoutMs: REPLICAOF_TIMEOUT_MS,
-  });
+export async function replicaOf(
+  connect: ServerConnector,
+  o: { addr: string; master: string; productAuth: string },
+): Promise<string> {
+  const { addr, master, productAuth } = o;
+  const client = await connect(addr, { connectTimeoutMs: 5000, timeoutMs: REPLICAOF_TIMEOUT_MS });
   try {
     const target = master ? parseAddr(master) : null;
     const replies = await client.pipeline([

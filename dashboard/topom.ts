@@ -19,7 +19,9 @@
 import type { GroupModel, SentinelModel, SlotMapping, TopomModel } from "../coord/models.ts";
 import type { ProductStore, StoredProxy } from "../coord/store.ts";
 import { ProxyAdminClient } from "../api/proxy_client.ts";
+import { RedisClient, type RedisClientOptions } from "../redis/redis_client.ts";
 import { MAX_SLOT_NUM } from "../redis/slot_hash.ts";
+import { readCaCerts, type TlsClientOptions } from "../utils/net.ts";
 import { AddressError, parseAddr } from "../utils/addr.ts";
 import { CodisError, errorMessage, invalid, notFound, upstream } from "../utils/errors.ts";
 import { dashboardXAuth, proxyXAuth } from "../utils/xauth.ts";
@@ -29,6 +31,12 @@ import { Context } from "./context.ts";
 
 /** How long one call to a proxy's admin API may take. */
 const PROXY_CALL_TIMEOUT_MS = 5000;
+
+/** Opens a client of one of the product's servers (with product_auth, over TLS when configured). */
+export type ServerConnector = (
+  addr: string,
+  options: Pick<RedisClientOptions, "connectTimeoutMs" | "timeoutMs"> & Partial<RedisClientOptions>,
+) => Promise<RedisClient>;
 
 /** The product's state, the store behind it, and the proxies it is pushed to. */
 export class Topom {
@@ -43,13 +51,19 @@ export class Topom {
   #sentinel: SentinelModel = { servers: [], outOfSync: false };
   #mutex: Promise<unknown> = Promise.resolve();
   #closed = false;
+  #tls: TlsClientOptions | null;
 
   constructor(config: DashboardConfig, store: ProductStore, model: TopomModel) {
     this.config = config;
     this.store = store;
     this.model = model;
     this.xauth = dashboardXAuth(config.productName, config.adminAuth);
+    this.#tls = config.backendTls ? { caCerts: readCaCerts(config.backendTlsCa) } : null;
   }
+
+  /** Opens a client of one of the product's servers: with product_auth, over TLS when configured. */
+  connectServer: ServerConnector = (addr, options) =>
+    RedisClient.connect(addr, { password: this.config.productAuth, tls: this.#tls, ...options });
 
   get closed(): boolean {
     return this.#closed;

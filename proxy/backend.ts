@@ -15,7 +15,7 @@ import { ReadBuffer } from "../redis/read_buffer.ts";
 import { exchange } from "../redis/redis_client.ts";
 import { RespError } from "../redis/resp_value.ts";
 import { RESP_BULK, RESP_ERROR } from "../redis/resp_types.ts";
-import { parseAddr } from "../utils/addr.ts";
+import { dial, type TlsClientOptions } from "../utils/net.ts";
 import { Fifo } from "../utils/fifo.ts";
 import { log } from "../utils/log.ts";
 import { clock } from "./stats.ts";
@@ -56,6 +56,8 @@ export interface BackendOptions {
   pingPeriod: number;
   /** Enable TCP keepalive (period > 0). */
   keepalivePeriod: number;
+  /** Reach the servers over TLS (null: plain TCP). */
+  tls: TlsClientOptions | null;
   limits: RespLimits;
 }
 
@@ -81,7 +83,7 @@ export class BackendConn {
   readonly db: number;
   #options: BackendOptions;
   #state: BackendState = "idle";
-  #conn: Deno.TcpConn | null = null;
+  #conn: Deno.Conn | null = null;
   #queue = new Fifo<Pending>(64);
   #out: ByteWriter;
   #spare: ByteWriter;
@@ -213,25 +215,22 @@ export class BackendConn {
   }
 
   async #dial(generation: number): Promise<void> {
-    let conn: Deno.TcpConn;
+    let conn: Deno.Conn;
     try {
-      const { host, port } = parseAddr(this.addr);
-      conn = await Deno.connect({
-        hostname: host,
-        port,
-        signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
-      } as Deno.ConnectOptions) as Deno.TcpConn;
+      conn = await dial(this.addr, {
+        timeoutMs: DIAL_TIMEOUT_MS,
+        tls: this.#options.tls,
+        keepAlive: this.#options.keepalivePeriod > 0,
+      });
     } catch (e) {
       if (generation !== this.#generation || this.#state === "closed") return;
-      this.#broken(`dial ${this.addr} failed: ${errorMessage(e)}`);
+      this.#broken(errorMessage(e));
       return;
     }
     if (generation !== this.#generation || this.#state === "closed") {
       conn.close();
       return;
     }
-    conn.setNoDelay(true);
-    if (this.#options.keepalivePeriod > 0) conn.setKeepAlive(true);
     // Log in and select the database before anything queued goes out.
     let failure: string;
     try {
@@ -288,7 +287,7 @@ export class BackendConn {
     }
   }
 
-  async #readLoop(conn: Deno.TcpConn, generation: number): Promise<void> {
+  async #readLoop(conn: Deno.Conn, generation: number): Promise<void> {
     const scanner = new ReplyScanner(this.#options.limits);
     const rb = new ReadBuffer(this.#options.recvBufsize);
     try {

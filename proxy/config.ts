@@ -50,6 +50,13 @@ export interface ProxyConfig {
   sessionMaxPipeline: number;
   sessionKeepalivePeriod: number;
   sessionBreakOnFailure: boolean;
+  /** PEM certificate and key files: when both are set, clients connect over TLS. */
+  proxyTlsCert: string;
+  proxyTlsKey: string;
+  /** Reach the servers over TLS. */
+  backendTls: boolean;
+  /** PEM file of the authority that signed the servers' certificates ("" = the system's). */
+  backendTlsCa: string;
   /** The Redis ACL user to log in to servers as ("" = the default user with product_auth, as Codis). */
   backendAclUser: string;
   /** Its password ("" = derived from product_name and product_auth, as the dashboard creates it). */
@@ -112,6 +119,10 @@ export const DEFAULT_PROXY_CONFIG: Readonly<ProxyConfig> = {
   sessionMaxPipeline: 10000,
   sessionKeepalivePeriod: 75_000,
   sessionBreakOnFailure: false,
+  proxyTlsCert: "",
+  proxyTlsKey: "",
+  backendTls: false,
+  backendTlsCa: "",
   backendAclUser: "codis-proxy",
   backendAclPassword: "",
   sessionOutputSoftLimit: 8 * 1024 * 1024,
@@ -318,6 +329,25 @@ export const PROXY_CONFIG_FIELDS: readonly F[] = [
       "Set session to be sensitive to failures. Default is false, instead of closing socket, proxy will send an error response to client.",
   },
   {
+    key: "proxy_tls_cert",
+    prop: "proxyTlsCert",
+    kind: "string",
+    doc: "PEM certificate (chain) file: with proxy_tls_key, clients connect over TLS (redis-cli --tls).",
+  },
+  { key: "proxy_tls_key", prop: "proxyTlsKey", kind: "string", doc: "PEM private key file of proxy_tls_cert." },
+  {
+    key: "backend_tls",
+    prop: "backendTls",
+    kind: "bool",
+    doc: "Reach the Redis servers over TLS (their tls-port).",
+  },
+  {
+    key: "backend_tls_ca",
+    prop: "backendTlsCa",
+    kind: "string",
+    doc: "PEM file of the CA that signed the servers' certificates (empty: the system's CAs).",
+  },
+  {
     key: "backend_acl_user",
     prop: "backendAclUser",
     kind: "string",
@@ -474,6 +504,8 @@ export function validateProxyConfig(c: ProxyConfig): ProxyConfig {
   if (c.backendReplicaParallel < 0) throw bad("backend_replica_parallel", "is negative");
   if (c.backendNumberDatabases < 1) throw bad("backend_number_databases", "must be at least 1");
   if (c.sessionMaxPipeline < 0) throw bad("session_max_pipeline", "is negative");
+  if (!c.proxyTlsCert !== !c.proxyTlsKey) throw bad("proxy_tls_cert", "and proxy_tls_key go together");
+  if (c.proxyTlsCert && c.protoType === "unix") throw bad("proxy_tls_cert", "needs a tcp proto_type");
   if (c.sessionOutputSoftLimit < 0) throw bad("session_output_soft_limit", "is negative");
   if (c.sessionOutputHardLimit < 0) throw bad("session_output_hard_limit", "is negative");
   if (c.sessionOutputHardLimit > 0 && c.sessionOutputSoftLimit > c.sessionOutputHardLimit) {

@@ -14,6 +14,7 @@ import {
 } from "../api/proxy_stats.ts";
 import { type ProxyModel, proxyModelToJson, type SlotSpec, slotToJson } from "../coord/models.ts";
 import { advertisedAddr, formatAddr, parseAddr } from "../utils/addr.ts";
+import { readCaCerts } from "../utils/net.ts";
 import { deadline, delay } from "../utils/async.ts";
 import { log } from "../utils/log.ts";
 import { goTimeString, hostName, unameAll } from "../utils/process_info.ts";
@@ -76,6 +77,7 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
         aclUser: config.backendAclUser,
         aclPassword: config.backendAclPassword || proxyAclPassword(config.productName, config.productAuth),
         aclRefused: new Set(),
+        tls: config.backendTls ? { caCerts: readCaCerts(config.backendTlsCa) } : null,
         recvBufsize: config.backendRecvBufsize,
         sendBufsize: config.backendSendBufsize,
         recvTimeout: config.backendRecvTimeout,
@@ -179,7 +181,8 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
   }
 
   async #acceptLoop(): Promise<void> {
-    const tcp = this.config.protoType !== "unix";
+    // Plain TCP connections get no-delay and keepalive here (TLS connections have no such calls).
+    const tcp = this.config.protoType !== "unix" && !this.config.proxyTlsCert;
     for (;;) {
       let conn: Deno.Conn;
       try {
@@ -259,6 +262,14 @@ function listen(config: ProxyConfig): Deno.Listener {
   }
   const { host, port } = parseAddr(config.proxyAddr);
   const hostname = host || (config.protoType === "tcp6" ? "::" : "0.0.0.0");
+  if (config.proxyTlsCert) {
+    return Deno.listenTls({
+      hostname,
+      port,
+      cert: Deno.readTextFileSync(config.proxyTlsCert),
+      key: Deno.readTextFileSync(config.proxyTlsKey),
+    });
+  }
   return Deno.listen({ hostname, port, transport: "tcp" });
 }
 

@@ -16,7 +16,7 @@ import { NEED_MORE, PROTOCOL_ERROR, ReplyScanner } from "./resp_scanner.ts";
 import { ByteWriter } from "./resp_writer.ts";
 import { ReadBuffer } from "./read_buffer.ts";
 import { decodeReply, RespError, type RespValue } from "./resp_value.ts";
-import { parseAddr } from "../utils/addr.ts";
+import { dial, type TlsClientOptions } from "../utils/net.ts";
 import { errorMessage } from "../utils/errors.ts";
 
 /** Options of {@linkcode RedisClient.connect}. */
@@ -31,6 +31,8 @@ export interface RedisClientOptions {
   timeoutMs: number;
   /** Return bulk strings as bytes instead of UTF-8 strings. */
   raw: boolean;
+  /** Connect over TLS (null: plain TCP). */
+  tls: TlsClientOptions | null;
 }
 
 /** Defaults of {@linkcode RedisClientOptions}. */
@@ -40,6 +42,7 @@ export const DEFAULT_REDIS_CLIENT_OPTIONS: Readonly<RedisClientOptions> = {
   connectTimeoutMs: 5000,
   timeoutMs: 30000,
   raw: false,
+  tls: null,
 };
 
 /** The connection to a Redis server failed, timed out or was closed. */
@@ -96,16 +99,12 @@ export class RedisClient {
   /** Connects, then AUTHs and SELECTs as the options ask. */
   static async connect(addr: string, options: Partial<RedisClientOptions> = {}): Promise<RedisClient> {
     const opts = { ...DEFAULT_REDIS_CLIENT_OPTIONS, ...options };
-    const { host, port } = parseAddr(addr);
     let conn: Deno.Conn;
-    const signal = AbortSignal.timeout(opts.connectTimeoutMs);
     try {
-      conn = await Deno.connect({ hostname: host, port, signal } as Deno.ConnectOptions);
+      conn = await dial(addr, { timeoutMs: opts.connectTimeoutMs, tls: opts.tls });
     } catch (e) {
-      const why = signal.aborted ? `timed out after ${opts.connectTimeoutMs} ms` : errorText(e);
-      throw new RedisConnectionError(`Cannot connect to Redis ${addr}: ${why}`, { cause: e });
+      throw new RedisConnectionError(`Cannot connect to Redis ${addr}: ${errorText(e)}`, { cause: e });
     }
-    (conn as Deno.TcpConn).setNoDelay?.(true);
     const client = new RedisClient(addr, conn, { ...opts, timeoutMs: opts.connectTimeoutMs });
     try {
       if (opts.password) await client.call("AUTH", opts.password);

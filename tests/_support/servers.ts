@@ -119,17 +119,53 @@ export abstract class ServerProcess {
 /** A redis-server process started for a test. */
 export class RedisServer extends ServerProcess {
   readonly password: string;
+  /** The CA to trust when the server listens with TLS only (null: plain TCP). */
+  readonly tls: { caCerts: string[] } | null;
 
-  private constructor(port: number, dir: string, password: string, args: string[]) {
+  private constructor(
+    port: number,
+    dir: string,
+    password: string,
+    args: string[],
+    tls: { caCerts: string[] } | null,
+  ) {
     super("redis-server", port, dir, args);
     this.password = password;
+    this.tls = tls;
   }
 
-  /** Starts redis-server on a free port and waits until it answers PING. */
-  static async start(options: { password?: string; port?: number; args?: string[] } = {}): Promise<RedisServer> {
+  /**
+   * Starts redis-server on a free port and waits until it answers PING. With `tls` (PEM files), the
+   * port speaks TLS only.
+   */
+  static async start(
+    options: { password?: string; port?: number; args?: string[]; tls?: { cert: string; key: string; ca: string } } =
+      {},
+  ): Promise<RedisServer> {
     const port = options.port ?? freePort();
     const dir = await Deno.makeTempDir({ prefix: "codis-test-redis-" });
     const password = options.password ?? "";
+    const t = options.tls;
+    const tlsArgs = t
+      ? [
+        "--port",
+        "0",
+        "--tls-port",
+        String(port),
+        "--tls-cert-file",
+        t.cert,
+        "--tls-key-file",
+        t.key,
+        "--tls-ca-cert-file",
+        t.ca,
+        "--tls-auth-clients",
+        "no",
+        "--tls-cluster",
+        "yes",
+        "--tls-replication",
+        "yes",
+      ]
+      : [];
     const args = [
       "--port",
       String(port),
@@ -146,9 +182,10 @@ export class RedisServer extends ServerProcess {
       "--logfile",
       `${dir}/redis.log`,
       ...(password ? ["--requirepass", password, "--masterauth", password] : []),
+      ...tlsArgs,
       ...(options.args ?? []),
     ];
-    const server = new RedisServer(port, dir, password, args);
+    const server = new RedisServer(port, dir, password, args, t ? { caCerts: [Deno.readTextFileSync(t.ca)] } : null);
     await server.waitReady();
     return server;
   }
@@ -156,7 +193,11 @@ export class RedisServer extends ServerProcess {
   /** Waits until the server answers PING. */
   async waitReady(timeoutMs = 30_000): Promise<void> {
     await waitFor(async () => {
-      const c = await RedisClient.connect(this.addr, { password: this.password, connectTimeoutMs: 1000 });
+      const c = await RedisClient.connect(this.addr, {
+        password: this.password,
+        connectTimeoutMs: 1000,
+        tls: this.tls,
+      });
       try {
         return await c.call("PING") === "PONG";
       } finally {
@@ -167,6 +208,6 @@ export class RedisServer extends ServerProcess {
 
   /** A client connected to this server. */
   client(db = 0): Promise<RedisClient> {
-    return RedisClient.connect(this.addr, { password: this.password, db });
+    return RedisClient.connect(this.addr, { password: this.password, db, tls: this.tls });
   }
 }
