@@ -23,6 +23,7 @@ import { ByteWriter, encodeError } from "../redis/resp_writer.ts";
 import { ReadBuffer } from "../redis/read_buffer.ts";
 import { RESP_ARRAY, RESP_ERROR } from "../redis/resp_types.ts";
 import { MAX_SLOT_NUM } from "../redis/slot_hash.ts";
+import { delay } from "../utils/async.ts";
 import { Fifo } from "../utils/fifo.ts";
 import {
   type CommandInfo,
@@ -53,6 +54,11 @@ const INVALID_OP = new OpStats("");
 /** Unknown commands of clients that have not authenticated: not counted by name (their names are anyone's). */
 const UNAUTHENTICATED_OP = new OpStats("");
 const ADDRESS = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
+
+/** Most bytes read from a client at a time (Redis's PROTO_IOBUF_LEN). */
+const READ_MAX = 16 * 1024;
+/** Longest a session handles one client's requests before letting the others run. */
+const TURN_BUDGET_MS = 0.5;
 
 let nextSessionId = 1;
 
@@ -194,7 +200,16 @@ export class Session implements ReplySink {
         const buf = rb.bytes;
         let start = rb.start;
         const end = rb.end;
+        const turnStart = performance.now();
+        let handled = 0;
+        let yielded = false;
         while (start < end && !this.#closing) {
+          // A long pipeline is handled in slices of TURN_BUDGET_MS, so that other clients are
+          // served in between (a client's thousands of PINGs would otherwise stall them all).
+          if ((++handled & 63) === 0 && performance.now() - turnStart > TURN_BUDGET_MS) {
+            yielded = true;
+            break;
+          }
           if (this.#mustWait()) {
             await new Promise<void>((resolve) => this.#drained = resolve);
             continue;
@@ -215,11 +230,18 @@ export class Session implements ReplySink {
         }
         rb.start = start;
         if (this.#closing) break;
+        if (yielded) {
+          await delay(0);
+          continue;
+        }
         if (this.#mustWait()) {
           await new Promise<void>((resolve) => this.#drained = resolve);
           continue;
         }
-        const n = await this.#conn.read(rb.space());
+        // At most READ_MAX bytes a turn, as Redis reads (16 KB): a client pipelining thousands of
+        // requests gets them handled a few thousand at a time, and every other client its turn.
+        const space = rb.space();
+        const n = await this.#conn.read(space.length > READ_MAX ? space.subarray(0, READ_MAX) : space);
         if (n === null) break; // the client is done sending: answer what it sent, then close
         rb.end += n;
         const now = performance.now();

@@ -6,7 +6,8 @@
  *
  * Usage: deno task bench [--rounds=5] [--quick] [--baseline=DIR] [--only=TEXT]
  *
- * `--only=TEXT` runs only the rows whose name contains TEXT (e.g. `--only=P16`).
+ * `--only=TEXT` runs only the rows whose name contains TEXT (e.g. `--only=P16`). The "hostile clients"
+ * rows (`scripts/bench_hostile.ts`) come last; `--skip-hostile` leaves them out.
  *
  * `--baseline=DIR` also runs the proxy of another checkout (say, `git worktree add /tmp/base main`)
  * as a fourth target, interleaved with the others, and prints this proxy's rate against it: how
@@ -18,6 +19,7 @@
 import { parseArgs } from "node:util";
 import { delay } from "../utils/async.ts";
 import { programRunArgs } from "../utils/runtime_flags.ts";
+import { hostileRows } from "./bench_hostile.ts";
 import { RedisClient } from "../redis/redis_client.ts";
 
 const { values: flags } = parseArgs({
@@ -28,6 +30,7 @@ const { values: flags } = parseArgs({
     baseline: { type: "string" },
     only: { type: "string" },
     "proxy-v8-flags": { type: "string" },
+    "skip-hostile": { type: "boolean", default: false },
   },
 });
 const ROUNDS = Number(flags.rounds);
@@ -279,6 +282,7 @@ async function main(): Promise<void> {
     );
   }
   console.log(`\nproxy RSS after the run: ${(rssKb(proxy.pid) / 1024).toFixed(1)} MiB`);
+  if (!flags["skip-hostile"] && !flags.only) await hostileRows(redisPorts, tmp);
 }
 
 try {
