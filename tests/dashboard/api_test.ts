@@ -133,6 +133,20 @@ Deno.test("every mutating route refuses bad input with Codis's text and changes 
       assert.match(text, cause, path);
       assert.deepEqual(await state(s), before, `${path} changed the state`);
     }
+    // A "proxy" whose model carries a token that would escape the store's proxy directory: 400.
+    const fake = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      () => Response.json({ token: "../../x", product_name: "api-test", admin_addr: "127.0.0.1:1" }),
+    );
+    try {
+      const addr = `127.0.0.1:${(fake.addr as Deno.NetAddr).port}`;
+      const res = await put(s, `/api/topom/proxy/create/${x}/${addr}`);
+      assert.equal(res.status, 400, JSON.stringify(res.json));
+      assert.match((res.json as { Cause: string }).Cause, /invalid token "\.\.\/\.\.\/x"/);
+      assert.deepEqual(await state(s), before);
+    } finally {
+      await fake.shutdown();
+    }
     // A missing xauth is not a route at all: 404 with a JSON cause, nothing changed.
     const missing = await put(s, `/api/topom/group/create`);
     assert.equal(missing.status, 404);
