@@ -14,6 +14,7 @@ import {
 } from "../api/proxy_stats.ts";
 import { type ProxyModel, proxyModelToJson, type SlotSpec, slotToJson } from "../coord/models.ts";
 import { advertisedAddr, formatAddr, parseAddr } from "../utils/addr.ts";
+import { CodisError } from "../utils/errors.ts";
 import { readCaCerts } from "../utils/net.ts";
 import { deadline, delay } from "../utils/async.ts";
 import { log } from "../utils/log.ts";
@@ -129,7 +130,7 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
 
   /** Goes online: sessions are served from now on. Idempotent. */
   start(): void {
-    if (this.#closed) throw new Error("use of closed proxy");
+    if (this.#closed) throw new CodisError("unavailable", "use of closed proxy");
     if (!this.router.online) log.info(`proxy ${this.model.proxyAddr} is online`);
     this.router.start();
     this.jodis?.start();
@@ -137,7 +138,7 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
 
   /** Installs slot states (see {@linkcode Router.fill}). */
   async fillSlots(specs: SlotSpec[]): Promise<void> {
-    if (this.#closed) throw new Error("use of closed proxy");
+    if (this.#closed) throw new CodisError("unavailable", "use of closed proxy");
     await this.router.fill(specs);
   }
 

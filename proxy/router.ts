@@ -11,6 +11,7 @@
 
 import { offlineSlot, type SlotSpec } from "../coord/models.ts";
 import { MAX_SLOT_NUM } from "../redis/slot_hash.ts";
+import { CodisError } from "../utils/errors.ts";
 import { type BackendConn, type BackendOptions, BackendPool, type BackendServer } from "./backend.ts";
 import type { ByteRange } from "./frame.ts";
 import { MigrationForwarder } from "./forward.ts";
@@ -82,7 +83,7 @@ export class Router {
   }
 
   async #fill(specs: readonly SlotSpec[]): Promise<void> {
-    if (this.#closed) throw new Error("use of closed router");
+    if (this.#closed) throw new CodisError("unavailable", "use of closed router");
     const touched = specs.map((spec) => this.slots[spec.id]);
     for (const slot of touched) slot.beginFill();
     try {
