@@ -46,14 +46,17 @@ export interface ClusterOptions {
   password: string;
   /** Leave the proxy offline, without slots. */
   offline: boolean;
+  /** Serve these servers (left running by `stop`) instead of starting `groups` new ones. */
+  servers?: RedisServer[];
 }
 
 /** Starts `groups` redis-servers and a proxy serving them. */
 export async function startCluster(options: Partial<ClusterOptions> = {}): Promise<TestCluster> {
   const o: ClusterOptions = { groups: 2, config: {}, password: "", offline: false, ...options };
-  const servers: RedisServer[] = [];
+  const own = o.servers === undefined;
+  const servers: RedisServer[] = o.servers ? [...o.servers] : [];
   try {
-    for (let i = 0; i < o.groups; i++) servers.push(await RedisServer.start({ password: o.password }));
+    if (own) { for (let i = 0; i < o.groups; i++) servers.push(await RedisServer.start({ password: o.password })); }
     const config: ProxyConfig = {
       ...DEFAULT_PROXY_CONFIG,
       proxyAddr: "127.0.0.1:0",
@@ -74,11 +77,11 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
       client: (opts) => RedisClient.connect(addr, opts),
       async stop() {
         await proxy.close(1000);
-        await Promise.all(servers.map((s) => s.stop()));
+        if (own) await Promise.all(servers.map((s) => s.stop()));
       },
     };
   } catch (e) {
-    await Promise.all(servers.map((s) => s.stop()));
+    if (own) await Promise.all(servers.map((s) => s.stop()));
     throw e;
   }
 }

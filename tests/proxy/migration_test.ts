@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { offlineSlot, type SlotSpec } from "../../coord/models.ts";
-import { RedisReplyError } from "../../redis/redis_client.ts";
+import { type RedisClient, RedisReplyError } from "../../redis/redis_client.ts";
+import { RespError } from "../../redis/resp_value.ts";
 import { slotOfString } from "../../redis/slot_hash.ts";
 import { startCluster } from "../_support/cluster.ts";
 
@@ -23,6 +24,12 @@ function keysInSlots(prefix: string, n: number): { key: string; slot: number }[]
     }
   }
   return out;
+}
+
+/** How many MIGRATE commands a server has run (from `INFO commandstats`). */
+async function migrateCalls(server: RedisClient): Promise<number> {
+  const info = String(await server.call("INFO", "commandstats"));
+  return Number(/cmdstat_migrate:calls=(\d+)/.exec(info)?.[1] ?? 0);
 }
 
 Deno.test("a migrating slot: reads are served where the key is, writes move it first, new keys go to the target", async () => {
@@ -56,9 +63,11 @@ Deno.test("a migrating slot: reads are served where the key is, writes move it f
       await cluster.proxy.fillSlots([migrating(a.slot), migrating(b.slot)]);
 
       // A read is answered by the source while the key is there, and moves nothing.
+      const migrates0 = await migrateCalls(src);
       assert.equal(await client.call("GET", a.key), "va");
       assert.equal(await src.call("EXISTS", a.key), 1);
       assert.deepEqual(await client.call("LRANGE", b.key, 0, -1), ["1", "2"]);
+      assert.equal(await migrateCalls(src), migrates0, "reads run no MIGRATE");
 
       // A write moves the key first, then runs on the target.
       assert.equal(await client.call("RPUSH", b.key, "3"), 3);
@@ -67,7 +76,9 @@ Deno.test("a migrating slot: reads are served where the key is, writes move it f
       assert.deepEqual(await client.call("LRANGE", b.key, 0, -1), ["1", "2", "3"], "read from the target now");
 
       // A cross-slot MSET touching a migrating slot and another one: one MIGRATE moves a.
+      const migrates1 = await migrateCalls(src);
       assert.equal(await client.call("MSET", a.key, "va2", c.key, "vc", `{${a.key}}x`, "y"), "OK");
+      assert.equal(await migrateCalls(src) - migrates1, 1, "exactly one MIGRATE for the keys of slot a");
       assert.equal(await src.call("EXISTS", a.key), 0);
       assert.equal(await dst.call("GET", a.key), "va2");
       assert.equal(await client.call("GET", a.key), "va2");
@@ -78,6 +89,14 @@ Deno.test("a migrating slot: reads are served where the key is, writes move it f
       assert.equal(await client.call("INCR", fresh), 1);
       assert.equal(await dst.call("GET", fresh), "1");
       assert.equal(await src.call("EXISTS", fresh), 0);
+
+      // A read the source cannot answer inside MULTI (a wrong arity aborts the transaction) falls
+      // back to moving the key and running the read on the target: Redis's own error, key moved.
+      await src.call("SET", `{${a.key}}r`, "on-source");
+      const wrong = await client.send(["GET", `{${a.key}}r`, "extra"]);
+      assert.ok(wrong instanceof RespError && /wrong number of arguments/.test(wrong.message), String(wrong));
+      assert.equal(await dst.call("GET", `{${a.key}}r`), "on-source", "moved by the fallback");
+      assert.equal(await src.call("EXISTS", `{${a.key}}r`), 0);
 
       // DEL of a key still on the source deletes it for good (moved, then deleted on the target).
       await src.call("SET", `{${a.key}}old`, "stale");

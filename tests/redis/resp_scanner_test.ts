@@ -119,16 +119,40 @@ Deno.test("decodeReply turns every type into a value", () => {
     const b = enc.encode(t);
     return decodeReply(b, 0, b.length);
   };
-  assert.deepEqual(value(REPLIES["simple string"]), "OK");
-  assert.deepEqual(value(REPLIES["integer"]), -12345);
-  assert.deepEqual(value(REPLIES["null bulk"]), null);
-  assert.deepEqual(value(REPLIES["array"]), ["foo", 1, "bar"]);
-  assert.deepEqual(value(REPLIES["RESP3 boolean"]), true);
-  assert.deepEqual(value(REPLIES["RESP3 double"]), 3.14);
-  assert.deepEqual(value(REPLIES["RESP3 verbatim string"]), "Some string");
-  assert.deepEqual(value(REPLIES["RESP3 attribute before a value"]), [2039123, 9543892]);
+  const expected: Record<string, unknown> = {
+    "simple string": "OK",
+    "integer": -12345,
+    "bulk string": "hello",
+    "empty bulk": "",
+    "binary bulk with CRLF inside": "\r\n\r\n",
+    "null bulk": null,
+    "array": ["foo", 1, "bar"],
+    "empty array": [],
+    "null array": null,
+    "nested array": [[1, ["x"]], []],
+    "array with null elements": [null, null, 0],
+    "RESP3 null": null,
+    "RESP3 boolean": true,
+    "RESP3 double": 3.14,
+    "RESP3 big number": 3492890328409238509324850943850943825024385n,
+    "RESP3 verbatim string": "Some string",
+    "RESP3 map": ["first", 1, "second", [2]],
+    "RESP3 set": ["a", "b"],
+    "RESP3 push": ["message", "ch", "m"],
+    "RESP3 attribute before a value": [2039123, 9543892],
+  };
+  for (const [name, text] of Object.entries(REPLIES)) {
+    if (name === "error" || name === "RESP3 blob error") continue;
+    assert.ok(name in expected, `a value is expected for ${name}`);
+    assert.deepEqual(value(text), expected[name], name);
+  }
   const e = value(REPLIES["error"]);
-  assert.deepEqual(e instanceof RespError && e.code, "ERR");
+  assert.ok(e instanceof RespError);
+  assert.equal(e.code, "ERR");
+  assert.equal(e.message, "ERR unknown command 'FOO'");
+  const blob = value(REPLIES["RESP3 blob error"]);
+  assert.ok(blob instanceof RespError);
+  assert.equal(blob.message, "SYNTAX invalid syntax");
 });
 
 // ---- requests ----
