@@ -82,9 +82,15 @@ async function tutorial(coordinator: string, coordinatorAddr: string, proxyOnlin
           const owner = slotOfString(k) < 512 ? direct[0] : direct[2];
           assert.equal(await owner.call("GET", k), k);
         }
-        await waitFor(async () => await direct[1].call("DBSIZE") === await direct[0].call("DBSIZE"), {
-          what: "group 1's replica to catch up",
-        });
+        for (const [master, replica, group] of [[0, 1, 1], [2, 3, 2]]) {
+          await waitFor(async () => {
+            for (const k of keys) {
+              const onMaster = await direct[master].call("GET", k);
+              if (await direct[replica].call("GET", k) !== onMaster) return false;
+            }
+            return await direct[replica].call("DBSIZE") === await direct[master].call("DBSIZE");
+          }, { what: `group ${group}'s replica to hold every key of its master` });
+        }
       } finally {
         await Promise.all(direct.map((c) => c.close()));
       }

@@ -63,7 +63,12 @@ async function worker(
         else if (kind === "s") assert.equal(await c.call("GET", name), want, `GET ${name}`);
         else if (kind === "c") assert.equal(await c.call("GET", name), String(want), `GET ${name}`);
         else if (kind === "l") assert.deepEqual(await c.call("LRANGE", name, 0, -1), want, `LRANGE ${name}`);
-        else assert.equal(await c.call("HLEN", name), Object.keys(want).length, `HLEN ${name}`);
+        else {
+          const flat = await c.call("HGETALL", name) as string[];
+          const got: Record<string, string> = {};
+          for (let j = 0; j < flat.length; j += 2) got[flat[j]] = flat[j + 1];
+          assert.deepEqual(got, want, `HGETALL ${name}`);
+        }
       } else if (kind === "s") {
         if (roll < 0.45) {
           // A cross-slot MSET of string keys of this worker in the same db.
