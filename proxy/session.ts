@@ -53,6 +53,13 @@ export interface SessionHost {
 const INVALID_OP = new OpStats("");
 /** Unknown commands of clients that have not authenticated: not counted by name (their names are anyone's). */
 const UNAUTHENTICATED_OP = new OpStats("");
+const BAD_CLIENT_NAME = "ERR Client names cannot contain spaces, newlines or special characters.";
+
+/** Redis's rule for client names: printable ASCII without spaces ('!' to '~'); "" clears the name. */
+function validClientName(name: string): boolean {
+  return /^[!-~]*$/.test(name);
+}
+
 const ADDRESS = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
 
 /** Most bytes read from a client at a time (Redis's PROTO_IOBUF_LEN). */
@@ -516,6 +523,10 @@ export class Session implements ReplySink {
       );
       return;
     }
+    if (name !== null && !validClientName(name)) {
+      this.#local(req, (w) => w.appendError(BAD_CLIENT_NAME));
+      return;
+    }
     if (name !== null) this.#name = name;
     this.#local(req, (w) => {
       w.appendHeader(RESP_ARRAY, 14);
@@ -543,11 +554,8 @@ export class Session implements ReplySink {
       case "SETNAME": {
         if (argc !== 3) break;
         const name = frame.arg(2);
-        if (/[\s]/.test(name)) {
-          this.#local(
-            req,
-            (w) => w.appendError("ERR Client names cannot contain spaces, newlines or special characters."),
-          );
+        if (!validClientName(name)) {
+          this.#local(req, (w) => w.appendError(BAD_CLIENT_NAME));
         } else {
           this.#name = name;
           this.#local(req, (w) => w.appendSimple("OK"));

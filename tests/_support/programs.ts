@@ -6,7 +6,7 @@
  */
 
 import { programRunArgs } from "../../utils/runtime_flags.ts";
-import { freePort, waitFor } from "./servers.ts";
+import { freePort, StopWaiting, waitFor } from "./servers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -45,6 +45,7 @@ export class ProgramProcess {
   readonly args: string[];
   #child: Deno.ChildProcess | null = null;
   #status: Promise<Deno.CommandStatus> | null = null;
+  #exit: Deno.CommandStatus | null = null;
   #runs = 0;
 
   constructor(name: string, dir: string, args: string[]) {
@@ -75,11 +76,26 @@ export class ProgramProcess {
     const copy = async (stream: ReadableStream<Uint8Array>) => {
       for await (const chunk of stream) await file.write(chunk);
     };
+    this.#exit = null;
     this.#status = Promise.all([copy(child.stdout), copy(child.stderr)]).then(async () => {
       const status = await child.status;
       file.close();
+      if (this.#child === child) this.#exit = status;
       return status;
     });
+  }
+
+  /**
+   * Throws {@linkcode StopWaiting} (so a `waitFor` fails at once) when this run has exited, or
+   * when `pid` (read from what answers on our port) is another process's.
+   */
+  protected assertOurs(pid?: number): void {
+    if (this.#exit) {
+      throw new StopWaiting(`${this.name} exited (code ${this.#exit.code}) before it was ready (log: ${this.logPath})`);
+    }
+    if (pid !== undefined && pid !== this.pid) {
+      throw new StopWaiting(`another process (${pid}) answers for ${this.name} ${this.pid} (log: ${this.logPath})`);
+    }
   }
 
   /** Resolves with the exit status once the process has exited. */
@@ -151,9 +167,14 @@ export class DashboardProcess extends ProgramProcess {
 
   async waitReady(): Promise<void> {
     await waitFor(async () => {
+      this.assertOurs();
       const res = await fetch(`http://${this.addr}/api/topom/model`);
-      await res.body?.cancel();
-      return res.ok;
+      if (!res.ok) {
+        await res.body?.cancel();
+        return false;
+      }
+      this.assertOurs((await res.json()).pid);
+      return true;
     }, { timeoutMs: 60_000, intervalMs: 100, what: `dashboard on ${this.addr} (log: ${this.logPath})` });
   }
 
@@ -235,8 +256,11 @@ export class ProxyProcess extends ProgramProcess {
   /** Waits until the proxy says it is online. */
   async waitOnline(timeoutMs = 60_000): Promise<void> {
     await waitFor(async () => {
+      this.assertOurs();
       const o = await this.overview();
-      return (o?.stats as { online?: boolean } | undefined)?.online === true;
+      if (o === null) return false;
+      this.assertOurs((o.model as { pid: number }).pid);
+      return (o.stats as { online?: boolean }).online === true;
     }, { timeoutMs, intervalMs: 100, what: `proxy ${this.addr} online (log: ${this.logPath})` });
   }
 }

@@ -8,7 +8,11 @@
 import { RedisClient } from "../../redis/redis_client.ts";
 import { errorMessage } from "../../utils/errors.ts";
 
-/** A free TCP port on 127.0.0.1 (bound then released). */
+/**
+ * A free TCP port on 127.0.0.1 (bound then released). Another process may take it before the
+ * server binds it: {@linkcode ServerProcess} retries on a new port when its child exits early, and
+ * its `waitReady` checks that the server answering is its own child.
+ */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
@@ -24,17 +28,30 @@ export interface WaitOptions {
   what: string;
 }
 
-/** Polls `check` until it returns a truthy value (or stops throwing); fails after the timeout. */
-export async function waitFor<T>(check: () => T | Promise<T>, options: Partial<WaitOptions> = {}): Promise<T> {
+/** Thrown by a `waitFor` check to stop waiting at once (the condition can no longer be met). */
+export class StopWaiting extends Error {
+  override name = "StopWaiting";
+}
+
+/**
+ * Polls `check` until it returns a truthy value (or stops throwing); fails after the timeout, or at
+ * once when `check` throws {@linkcode StopWaiting}.
+ */
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  options: Partial<WaitOptions> = {},
+): Promise<Exclude<T, false | null | undefined | 0 | "">> {
   const o = { timeoutMs: 30_000, intervalMs: 25, what: "condition", ...options };
   const deadline = performance.now() + o.timeoutMs;
   let last: unknown;
   for (;;) {
     try {
-      const v = await check();
-      if (v) return v;
+      // A check that never settles (a read nobody answers) must not outlive the deadline.
+      const v = await raceDeadline(check(), deadline - performance.now(), o.what);
+      if (v) return v as Exclude<T, false | null | undefined | 0 | "">;
       last = undefined;
     } catch (e) {
+      if (e instanceof StopWaiting) throw e;
       last = e;
     }
     if (performance.now() > deadline) {
@@ -43,6 +60,22 @@ export async function waitFor<T>(check: () => T | Promise<T>, options: Partial<W
       );
     }
     await new Promise((r) => setTimeout(r, o.intervalMs));
+  }
+}
+
+async function raceDeadline<T>(value: T | Promise<T>, ms: number, what: string): Promise<T> {
+  if (!(value instanceof Promise)) return value;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new StopWaiting(`a check for ${what} did not finish within the deadline`)),
+      Math.max(ms, 1000),
+    );
+  });
+  try {
+    return await Promise.race([value, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -56,6 +89,7 @@ export abstract class ServerProcess {
   #command: string;
   #args: string[];
   #child: Deno.ChildProcess;
+  #exit: Deno.CommandStatus | null = null;
   #stopped = false;
 
   protected constructor(command: string, port: number, dir: string, args: string[]) {
@@ -64,6 +98,34 @@ export abstract class ServerProcess {
     this.dir = dir;
     this.#args = args;
     this.#child = this.#spawn();
+  }
+
+  /**
+   * Starts a server with `make(port)` on a free port and waits until it is ready; when the child
+   * exits before that, or another process answers on the port (it took the port first), tries
+   * again on a new port. With a given `port`, fails instead.
+   */
+  protected static async launch<S extends ServerProcess>(
+    make: (port: number) => Promise<S>,
+    port?: number,
+  ): Promise<S> {
+    for (let attempt = 1;; attempt++) {
+      const server = await make(port ?? freePort());
+      try {
+        await server.waitReady();
+        return server;
+      } catch (e) {
+        await server.stop();
+        if (!(e instanceof StopWaiting) || port !== undefined || attempt === 5) throw e;
+      }
+    }
+  }
+
+  /** Throws (stopping a `waitFor`) once this server's own process has exited. */
+  protected assertAlive(): void {
+    if (this.#exit) {
+      throw new StopWaiting(`${this.#command} on ${this.addr} exited (code ${this.#exit.code}) before it was ready`);
+    }
   }
 
   /** `127.0.0.1:port`. */
@@ -106,13 +168,18 @@ export abstract class ServerProcess {
   }
 
   #spawn(): Deno.ChildProcess {
-    return new Deno.Command(this.#command, {
+    const child = new Deno.Command(this.#command, {
       args: this.#args,
       cwd: this.dir,
       stdin: "null",
       stdout: "null",
       stderr: "null",
     }).spawn();
+    this.#exit = null;
+    void child.status.then((status) => {
+      if (this.#child === child) this.#exit = status;
+    });
+    return child;
   }
 }
 
@@ -138,68 +205,77 @@ export class RedisServer extends ServerProcess {
    * Starts redis-server on a free port and waits until it answers PING. With `tls` (PEM files), the
    * port speaks TLS only.
    */
-  static async start(
-    options: { password?: string; port?: number; args?: string[]; tls?: { cert: string; key: string; ca: string } } =
-      {},
+  static start(
+    options: {
+      password?: string;
+      args?: string[];
+      tls?: { cert: string; key: string; ca: string };
+      /** A fixed port (default: a free one, retried if taken). */
+      port?: number;
+    } = {},
   ): Promise<RedisServer> {
-    const port = options.port ?? freePort();
-    const dir = await Deno.makeTempDir({ prefix: "codis-test-redis-" });
     const password = options.password ?? "";
     const t = options.tls;
-    const tlsArgs = t
-      ? [
+    return ServerProcess.launch(async (port) => {
+      const dir = await Deno.makeTempDir({ prefix: "codis-test-redis-" });
+      const tlsArgs = t
+        ? [
+          "--port",
+          "0",
+          "--tls-port",
+          String(port),
+          "--tls-cert-file",
+          t.cert,
+          "--tls-key-file",
+          t.key,
+          "--tls-ca-cert-file",
+          t.ca,
+          "--tls-auth-clients",
+          "no",
+          "--tls-cluster",
+          "yes",
+          "--tls-replication",
+          "yes",
+        ]
+        : [];
+      const args = [
         "--port",
-        "0",
-        "--tls-port",
         String(port),
-        "--tls-cert-file",
-        t.cert,
-        "--tls-key-file",
-        t.key,
-        "--tls-ca-cert-file",
-        t.ca,
-        "--tls-auth-clients",
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
         "no",
-        "--tls-cluster",
-        "yes",
-        "--tls-replication",
-        "yes",
-      ]
-      : [];
-    const args = [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      dir,
-      "--daemonize",
-      "no",
-      "--logfile",
-      `${dir}/redis.log`,
-      ...(password ? ["--requirepass", password, "--masterauth", password] : []),
-      ...tlsArgs,
-      ...(options.args ?? []),
-    ];
-    const server = new RedisServer(port, dir, password, args, t ? { caCerts: [Deno.readTextFileSync(t.ca)] } : null);
-    await server.waitReady();
-    return server;
+        "--dir",
+        dir,
+        "--daemonize",
+        "no",
+        "--logfile",
+        `${dir}/redis.log`,
+        ...(password ? ["--requirepass", password] : []),
+        ...tlsArgs,
+        ...(options.args ?? []),
+      ];
+      return new RedisServer(port, dir, password, args, t ? { caCerts: [Deno.readTextFileSync(t.ca)] } : null);
+    }, options.port);
   }
 
-  /** Waits until the server answers PING. */
+  /** Waits until the server answers PING, and checks that it is this process that answers. */
   async waitReady(timeoutMs = 30_000): Promise<void> {
     await waitFor(async () => {
+      this.assertAlive();
       const c = await RedisClient.connect(this.addr, {
         password: this.password,
         connectTimeoutMs: 1000,
         tls: this.tls,
       });
       try {
-        return await c.call("PING") === "PONG";
+        if (await c.call("PING") !== "PONG") return false;
+        const info = String(await c.call("INFO", "server"));
+        const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+        if (pid !== this.pid) throw new StopWaiting(`${this.addr} is served by process ${pid}, not ours (${this.pid})`);
+        return true;
       } finally {
         await c.close();
       }

@@ -19,8 +19,6 @@ async function rejectsWith(p: Promise<unknown>, code: string, mention: string): 
 
 Deno.test({
   name: "ZooKeeper digest auth: nodes carry the ACL; a client without the credentials is refused",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const server = await ZooKeeperServer.start();
     const owner = await openClient("zookeeper", server.addr, { auth: "codis:secret", timeoutMs: 5000 });
@@ -45,8 +43,6 @@ Deno.test({
 
 Deno.test({
   name: "etcd users: the right password works, a wrong one or none is refused clearly",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const server = await EtcdServer.start();
     try {

@@ -1,7 +1,8 @@
 /**
- * The dashboard's REST API against bad input: every mutating route answers 4xx with Codis's
- * text and changes nothing. Also: the stats loop is not stalled by a hung server, and slot
- * actions on offline slots complete by themselves.
+ * The dashboard's REST API: every mutating route answers bad input with 4xx and Codis's text and
+ * changes nothing; each change succeeds as Codis's does (slot actions, servers, groups, proxies,
+ * promotion, replica groups by datacenter). Also: the stats loop is not stalled by a hung server,
+ * slot actions on offline slots complete by themselves, and a failing MIGRATE is shown and retried.
  */
 
 import assert from "node:assert/strict";
@@ -11,6 +12,7 @@ import { log } from "../../utils/log.ts";
 import { DEFAULT_PROXY_CONFIG } from "../../proxy/config.ts";
 import { startProxy } from "../../proxy/proxy.ts";
 import { newXAuth } from "../../utils/xauth.ts";
+import { RedisClient } from "../../redis/redis_client.ts";
 import { RedisServer, waitFor } from "../_support/servers.ts";
 
 log.setLevel("NONE");
@@ -265,6 +267,198 @@ Deno.test("promote a replica: the group is reordered, the new master stops repli
     );
   } finally {
     await proxy.close(1000);
+    await s.stop();
+  }
+});
+
+/** A proxy in this test's product, on free loopback ports. */
+function startTestProxy(extra: Partial<typeof DEFAULT_PROXY_CONFIG> = {}) {
+  return startProxy({
+    config: {
+      ...DEFAULT_PROXY_CONFIG,
+      productName: "api-test",
+      proxyAddr: "127.0.0.1:0",
+      adminAddr: "127.0.0.1:0",
+      ...extra,
+    },
+  });
+}
+
+Deno.test("each change succeeds as Codis's does: slot actions (create-some, remove, interval), delete server, remove group, reinit proxy", async () => {
+  const s = await setup(3);
+  const x = s.xauth;
+  const [a, b, c] = s.servers.map((r) => r.addr);
+  const proxy = await startTestProxy();
+  const ok = async (path: string, body?: unknown) => {
+    const res = await put(s, path, body);
+    assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.json)}`);
+    return res.json;
+  };
+  const slotsOf = (gid: number) => s.dashboard.topom.slots().filter((m) => m.groupId === gid).map((m) => m.id);
+  try {
+    for (const gid of [1, 2, 3]) await ok(`/api/topom/group/create/${x}/${gid}`);
+    await ok(`/api/topom/group/add/${x}/1/${a}`);
+    await ok(`/api/topom/group/add/${x}/2/${b}`);
+    await ok(`/api/topom/group/add/${x}/3/${c}`);
+    await ok(`/api/topom/proxy/create/${x}/${proxy.model.adminAddr}`);
+    await ok(`/api/topom/slots/assign/${x}`, Array.from({ length: 10 }, (_, id) => ({ id, group_id: 1 })));
+
+    // With actions disabled, create-some queues the first 4 idle slots of group 1; one is removed.
+    await ok(`/api/topom/slots/action/disabled/${x}/1`);
+    await ok(`/api/topom/slots/action/interval/${x}/2000`);
+    await ok(`/api/topom/slots/action/create-some/${x}/1/2/4`);
+    const queued = () => s.dashboard.topom.slots().filter((m) => m.action.state).map((m) => [m.id, m.action.targetId]);
+    assert.deepEqual(queued(), [[0, 2], [1, 2], [2, 2], [3, 2]]);
+    await ok(`/api/topom/slots/action/remove/${x}/2`);
+    assert.deepEqual(queued(), [[0, 2], [1, 2], [3, 2]]);
+    const stats = (await (await fetch(`${s.base}/topom/stats`)).json()).slot_action;
+    assert.equal(stats.interval, 2000);
+    assert.equal(stats.disabled, true);
+    assert.equal(s.dashboard.scheduler.intervalUs, 2000, "the mover pauses 2 ms between MIGRATEs");
+    await ok(`/api/topom/slots/action/disabled/${x}/0`);
+    await waitFor(() => queued().length === 0, { what: "the three actions to finish" });
+    assert.deepEqual(slotsOf(2), [0, 1, 3]);
+    assert.deepEqual(slotsOf(1), [2, 4, 5, 6, 7, 8, 9]);
+    assert.equal(proxy.router.specs()[1].backendAddr, b, "the proxy follows");
+
+    // Delete a replica, then the last server of an unused group, then the group.
+    await ok(`/api/topom/group/del/${x}/3/${c}`);
+    assert.deepEqual(s.dashboard.topom.group(3)!.servers, []);
+    await ok(`/api/topom/group/add/${x}/1/${c}`);
+    assert.deepEqual(s.dashboard.topom.group(1)!.servers.map((v) => v.addr), [a, c]);
+    await ok(`/api/topom/group/del/${x}/1/${c}`);
+    assert.deepEqual(s.dashboard.topom.group(1)!.servers.map((v) => v.addr), [a]);
+    await ok(`/api/topom/group/remove/${x}/3`);
+    assert.equal(s.dashboard.topom.ctx().snapshot.groups.has(3), false);
+    const groups = (await (await fetch(`${s.base}/topom/stats`)).json()).group.models;
+    assert.deepEqual(groups.map((g: { id: number }) => g.id), [1, 2]);
+
+    // A proxy whose table went wrong is filled again by reinit.
+    await proxy.fillSlots([{ ...proxy.router.specs()[4], backendAddr: "", backendAddrGroupId: 0 }]);
+    assert.equal(proxy.router.specs()[4].backendAddr, "");
+    await ok(`/api/topom/proxy/reinit/${x}/${proxy.model.token}`);
+    assert.equal(proxy.router.specs()[4].backendAddr, a);
+    assert.equal(proxy.online, true);
+  } finally {
+    await proxy.close(1000);
+    await s.stop();
+  }
+});
+
+/** How many times a server ran `command` (from `INFO commandstats`). */
+async function calls(server: RedisServer, command: string): Promise<number> {
+  const c = await server.client();
+  try {
+    const info = String(await c.call("INFO", "commandstats"));
+    return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+  } finally {
+    await c.close();
+  }
+}
+
+Deno.test("replica groups: a proxy reads from the replicas in its datacenter first; turned off, from the master", async () => {
+  const s = await setup(3);
+  const x = s.xauth;
+  const [master, far, near] = s.servers;
+  const proxy = await startTestProxy({ proxyDatacenter: "dc1" });
+  const ok = async (path: string) => assert.equal((await put(s, path)).status, 200, path);
+  try {
+    await ok(`/api/topom/group/create/${x}/1`);
+    await ok(`/api/topom/group/add/${x}/1/${master.addr}/dc1`);
+    await ok(`/api/topom/group/add/${x}/1/${far.addr}/dc2`);
+    await ok(`/api/topom/group/add/${x}/1/${near.addr}/dc1`);
+    await ok(`/api/topom/group/action/create/${x}/${far.addr}`);
+    await ok(`/api/topom/group/action/create/${x}/${near.addr}`);
+    await ok(`/api/topom/proxy/create/${x}/${proxy.model.adminAddr}`);
+    assert.equal((await put(s, `/api/topom/slots/assign/${x}`, [{ id: 289, group_id: 1 }])).status, 200);
+    await waitFor(() => s.dashboard.topom.group(1)!.servers.slice(1).every((v) => v.action.state === "synced"), {
+      timeoutMs: 60_000,
+      what: "both replicas synced",
+    });
+    const c = await RedisClient.connect(proxy.model.proxyAddr);
+    try {
+      await c.call("SET", "foo", "bar"); // slot 289
+      // Both replicas flagged: the near one (same datacenter and host) first, the far one next.
+      await ok(`/api/topom/group/replica-groups/${x}/1/${far.addr}/1`);
+      await ok(`/api/topom/group/replica-groups/${x}/1/${near.addr}/1`);
+      // As in Codis, the group is now out of sync until it is resynced to the proxies.
+      assert.equal(s.dashboard.topom.group(1)!.outOfSync, true);
+      assert.deepEqual(proxy.router.specs()[289].replicaGroups, []);
+      await ok(`/api/topom/group/resync/${x}/1`);
+      assert.equal(s.dashboard.topom.group(1)!.outOfSync, false);
+      assert.deepEqual(proxy.router.specs()[289].replicaGroups, [[near.addr], [far.addr]]);
+      await waitFor(async () => {
+        const probe = await near.client();
+        try {
+          return await probe.call("GET", "foo") === "bar";
+        } finally {
+          await probe.close();
+        }
+      }, { what: "the write to reach the near replica" });
+      // Reads go to the master until the proxy's connection to the replica is up (as in Codis).
+      const direct = await calls(near, "get");
+      await waitFor(async () => {
+        assert.equal(await c.call("GET", "foo"), "bar");
+        return await calls(near, "get") > direct;
+      }, { what: "a read served by the near replica" });
+      const before = await Promise.all(s.servers.map((r) => calls(r, "get")));
+      for (let i = 0; i < 20; i++) assert.equal(await c.call("GET", "foo"), "bar");
+      const after = await Promise.all(s.servers.map((r) => calls(r, "get")));
+      assert.deepEqual(after.map((n, i) => n - before[i]), [0, 0, 20], "every read went to the near replica");
+
+      // All flags off: reads go to the master again.
+      await ok(`/api/topom/group/replica-groups-all/${x}/0`);
+      await ok(`/api/topom/group/resync-all/${x}`);
+      assert.deepEqual(proxy.router.specs()[289].replicaGroups, []);
+      const masterBefore = await calls(master, "get");
+      assert.equal(await c.call("GET", "foo"), "bar");
+      assert.equal(await calls(master, "get"), masterBefore + 1);
+    } finally {
+      await c.close();
+    }
+  } finally {
+    await proxy.close(1000);
+    await s.stop();
+  }
+});
+
+Deno.test("a MIGRATE that fails: the progress shows the error, the slot is retried, and it finishes", async () => {
+  const s = await setup(2);
+  const x = s.xauth;
+  const [source, target] = s.servers;
+  const ok = async (path: string) => assert.equal((await put(s, path)).status, 200, path);
+  const src = await source.client();
+  const dst = await target.client();
+  try {
+    await ok(`/api/topom/group/create/${x}/1`);
+    await ok(`/api/topom/group/add/${x}/1/${source.addr}`);
+    await ok(`/api/topom/group/create/${x}/2`);
+    await ok(`/api/topom/group/add/${x}/2/${target.addr}`);
+    assert.equal((await put(s, `/api/topom/slots/assign/${x}`, [{ id: 289, group_id: 1 }])).status, 200);
+    // "foo" (slot 289) on both sides: MIGRATE refuses to replace the target's (BUSYKEY).
+    await src.call("SET", "foo", "from-source");
+    await src.call("SET", "{foo}2", "also");
+    await dst.call("SET", "foo", "stale-on-target");
+    await ok(`/api/topom/slots/action/create/${x}/289/2`);
+    const status = await waitFor(async () => {
+      const st = (await (await fetch(`${s.base}/topom/stats`)).json()).slot_action.progress.status as string;
+      return st.startsWith("[ERROR]") ? st : "";
+    }, { what: "the error in the progress" });
+    assert.match(status, /^\[ERROR\] Slot\[0289\]: MIGRATE of \d+ keys? from 127\.0\.0\.1:\d+ to .*BUSYKEY/);
+    assert.equal(s.dashboard.topom.slot(289).action.state, "migrating", "the slot is still migrating");
+    assert.equal(await src.call("GET", "foo"), "from-source", "nothing lost");
+
+    // The operator clears the conflict: the next try moves the keys and the slot finishes.
+    await dst.call("DEL", "foo");
+    await waitFor(() => s.dashboard.topom.slot(289).groupId === 2 && !s.dashboard.topom.slot(289).action.state, {
+      what: "the slot to finish after the retry",
+    });
+    assert.equal(await dst.call("GET", "foo"), "from-source");
+    assert.equal(await dst.call("GET", "{foo}2"), "also");
+    assert.equal(await src.call("DBSIZE"), 0);
+    assert.match(s.dashboard.scheduler.toJson().progress.status, /^\[OK\] Slot\[0289\]/);
+  } finally {
+    await Promise.all([src.close(), dst.close()]);
     await s.stop();
   }
 });

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { callApi, RpcError } from "../../utils/http.ts";
 import { newXAuth } from "../../utils/xauth.ts";
 import { startCluster } from "../_support/cluster.ts";
-import { RedisServer, waitFor } from "../_support/servers.ts";
+import { RedisClient } from "../../redis/redis_client.ts";
+import { freePort, RedisServer, waitFor } from "../_support/servers.ts";
 
 /** The RpcError a call fails with. */
 async function failure(call: Promise<unknown>): Promise<RpcError> {
@@ -216,32 +217,39 @@ Deno.test("codis-proxy --version and --default-config print and exit 0; bad flag
 Deno.test("codis-proxy --fillslots serves at once; SIGTERM shuts it down cleanly and removes the pid file", async () => {
   const server = await RedisServer.start();
   const dir = await Deno.makeTempDir();
+  let child: Deno.ChildProcess | null = null;
   try {
     const slots = Array.from({ length: 1024 }, (_, id) => ({ id, backend_addr: server.addr }));
     await Deno.writeTextFile(`${dir}/slots.json`, JSON.stringify(slots));
-    const port = (() => {
-      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      const p = (l.addr as Deno.NetAddr).port;
-      l.close();
-      return p;
-    })();
+    const port = freePort();
     await Deno.writeTextFile(`${dir}/proxy.toml`, `proxy_addr = "127.0.0.1:${port}"\nadmin_addr = "127.0.0.1:0"\n`);
-    const child = new Deno.Command(Deno.execPath(), {
+    child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, `-c`, `${dir}/proxy.toml`, `--fillslots=${dir}/slots.json`, `--pidfile=${dir}/pid`],
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    const { RedisClient } = await import("../../redis/redis_client.ts");
-    const c = await waitFor(() => RedisClient.connect(`127.0.0.1:${port}`), { what: "the proxy to listen" });
+    const proxy = child;
+    const c = await waitFor(async () => {
+      // Our proxy wrote its pid file once it listens; a process that exits fails the test at once.
+      const pid = await Deno.readTextFile(`${dir}/pid`).catch(() => "");
+      if (pid === "") return null;
+      assert.equal(Number(pid), proxy.pid);
+      return await RedisClient.connect(`127.0.0.1:${port}`);
+    }, { what: "the proxy to listen" });
     assert.equal(await c.call("SET", "x", "1"), "OK");
-    assert.equal(Number(await Deno.readTextFile(`${dir}/pid`)), child.pid);
-    child.kill("SIGTERM");
-    const status = await child.status;
-    const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+    proxy.kill("SIGTERM");
+    const status = await proxy.status;
+    child = null;
+    const stderr = new TextDecoder().decode(await new Response(proxy.stderr).arrayBuffer());
     await c.close();
     assert.equal(status.code, 0, stderr);
     await assert.rejects(() => Deno.stat(`${dir}/pid`));
   } finally {
+    if (child) {
+      child.kill("SIGKILL");
+      await child.status;
+      await child.stderr.cancel();
+    }
     await server.stop();
     await Deno.remove(dir, { recursive: true });
   }

@@ -113,14 +113,20 @@ Deno.test("a wrong product_auth gives clients a clear error naming the backend",
       config: { ...DEFAULT_PROXY_CONFIG, proxyAddr: "127.0.0.1:0", adminAddr: "127.0.0.1:0", productAuth: "wrong" },
       fillSlots: [{ ...offlineSlot(289), backendAddr: addr }],
     });
-    const w = await RedisClient.connect(wrong.model.proxyAddr);
-    const reply = await w.send(["GET", "foo"]);
-    assert.match(
-      String(reply),
-      /^ERR handle response, backend conn failure, AUTH to 127\.0\.0\.1:\d+ failed: WRONGPASS/,
-    );
-    await w.close();
-    await wrong.close();
+    try {
+      const w = await RedisClient.connect(wrong.model.proxyAddr);
+      try {
+        const reply = await w.send(["GET", "foo"]);
+        assert.match(
+          String(reply),
+          /^ERR handle response, backend conn failure, AUTH to 127\.0\.0\.1:\d+ failed: WRONGPASS/,
+        );
+      } finally {
+        await w.close();
+      }
+    } finally {
+      await wrong.close();
+    }
   } finally {
     await c.close();
     await cluster.stop();
@@ -136,7 +142,10 @@ Deno.test("a graceful shutdown answers requests already in flight", async () => 
     const inflight = c.send(["GET", "k"]);
     await waitFor(() => cluster.proxy.stats.total >= 2, { what: "the request to reach the proxy" });
     const closing = cluster.proxy.close(10_000);
-    await new Promise((r) => setTimeout(r, 200));
+    // The proxy has stopped accepting (so it is draining) before the server answers again.
+    await waitFor(() => RedisClient.connect(cluster.proxy.model.proxyAddr).then((c) => c.close(), () => true), {
+      what: "the proxy to stop accepting",
+    });
     Deno.kill(cluster.servers[0].pid, "SIGCONT");
     assert.equal(await inflight, "v");
     await closing;

@@ -39,6 +39,11 @@ Deno.test("a backend killed and restarted under traffic: errors, then recovery, 
       else outcomes.ok2++;
     }
   });
+  const stopTraffic = async () => {
+    running = false;
+    await Promise.all(loops);
+    await Promise.all(clients.map((c) => c.close()));
+  };
   try {
     await waitFor(() => outcomes.ok1 > 100 && outcomes.ok2 > 100, { what: "traffic on both groups" });
     await g1.kill("SIGKILL");
@@ -52,20 +57,21 @@ Deno.test("a backend killed and restarted under traffic: errors, then recovery, 
     for (const m of outcomes.messages) {
       assert.match(m, /^ERR handle (response|request)$/, `error text: ${m}`);
     }
+    await stopTraffic();
+    // No leak: every session ends, and the proxy holds one connection per server and database used.
+    await waitFor(() => cluster.proxy.sessionCount === 0, { what: "sessions to close" });
+    for (const g of [g1, g2]) {
+      const admin = await g.client();
+      try {
+        assert.equal(await connectedClients(admin), 1);
+      } finally {
+        await admin.close();
+      }
+    }
   } finally {
-    running = false;
-    await Promise.all(loops);
-    await Promise.all(clients.map((c) => c.close()));
+    await stopTraffic();
+    await cluster.stop();
   }
-  // No leak: every session ends, and the proxy holds one connection per server and database used.
-  await waitFor(() => cluster.proxy.sessionCount === 0, { what: "sessions to close" });
-  const admin1 = await g1.client();
-  const admin2 = await g2.client();
-  assert.equal(await connectedClients(admin1), 1);
-  assert.equal(await connectedClients(admin2), 1);
-  await admin1.close();
-  await admin2.close();
-  await cluster.stop();
 });
 
 Deno.test("a backend that stops answering fails requests after backend_recv_timeout instead of hanging", async () => {
@@ -193,7 +199,10 @@ Deno.test("a locked slot holds requests until it is unlocked, then serves them i
     const pending = c.pipeline([["SET", "foo", "1"], ["INCR", "foo"], ["GET", "bar"]]);
     let settled = false;
     void pending.then(() => settled = true);
-    await new Promise((r) => setTimeout(r, 300));
+    // The SETs on the locked slot wait in it; then nothing has been answered.
+    const slot = cluster.proxy.router.slots[289];
+    await waitFor(() => slot.waiters.length === 2, { what: "both requests to wait on the locked slot" });
+    await Promise.resolve();
     assert.equal(settled, false, "requests wait while the slot is locked");
     await cluster.proxy.fillSlots([{ ...spec, locked: false }]);
     assert.deepEqual(await pending, ["OK", 2, null]);

@@ -63,8 +63,6 @@ for (
 ) {
   Deno.test({
     name: `jodis registration on ${name}: appears online, comes back when lost, goes on close (both paths)`,
-    sanitizeOps: false,
-    sanitizeResources: false,
     async fn() {
       const server = await start();
       try {

@@ -10,8 +10,6 @@ import { waitFor } from "../_support/servers.ts";
 
 Deno.test({
   name: "metrics reach a report server, InfluxDB and statsd with Codis's fields and names",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const posts: { path: string; query: string; body: string }[] = [];
     const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {

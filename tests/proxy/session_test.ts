@@ -420,19 +420,110 @@ Deno.test("with a small session_max_pipeline a long pipeline is throttled, not c
     });
     assert.deepEqual(replies, expected);
 
-    // While the servers answer nothing, the proxy reads no more than 16 of a client's requests.
-    const paused = await Promise.all(cluster.servers.map((s) => s.client()));
-    await Promise.all(paused.map((p) => p.call("CLIENT", "PAUSE", "30000", "ALL")));
-    const before = cluster.proxy.stats.total;
-    const pending = c.pipeline(Array.from({ length: 200 }, (_, i) => ["GET", `mp:${i % 7}`]));
-    await waitFor(() => cluster.proxy.stats.total - before >= 16, { what: "16 requests read" });
-    await new Promise((r) => setTimeout(r, 200)); // time to read more, if it would
-    assert.equal(cluster.proxy.stats.total - before, 16, "reading stopped at session_max_pipeline");
-    await Promise.all(paused.map((p) => p.call("CLIENT", "UNPAUSE")));
-    assert.equal((await pending).length, 200, "then every request is answered");
-    assert.equal(cluster.proxy.stats.total - before, 200);
-    await Promise.all(paused.map((p) => p.close()));
+    // While the servers answer nothing (stopped), the proxy reads no more than 16 of a client's requests.
+    for (const s of cluster.servers) Deno.kill(s.pid, "SIGSTOP");
+    try {
+      const before = cluster.proxy.stats.total;
+      const pending = c.pipeline(Array.from({ length: 200 }, (_, i) => ["GET", `mp:${i % 7}`]));
+      await waitFor(() => cluster.proxy.stats.total - before >= 16, { what: "16 requests read" });
+      await new Promise((r) => setTimeout(r, 200)); // time to read more, if it would
+      assert.equal(cluster.proxy.stats.total - before, 16, "reading stopped at session_max_pipeline");
+      for (const s of cluster.servers) Deno.kill(s.pid, "SIGCONT");
+      assert.equal((await pending).length, 200, "then every request is answered");
+      assert.equal(cluster.proxy.stats.total - before, 200);
+    } finally {
+      for (const s of cluster.servers) Deno.kill(s.pid, "SIGCONT");
+    }
   } finally {
+    await c.close();
+    await cluster.stop();
+  }
+});
+
+Deno.test("session state: AUTH with a user, HELLO AUTH/SETNAME, CLIENT SETNAME rules, RESET", async () => {
+  const cluster = await startCluster({ config: { sessionAuth: "s3cret" } });
+  const c = await cluster.client();
+  const error = async (command: (string | number)[]) => ((await c.send(command)) as RespError).message;
+  try {
+    // AUTH user pass: only the default user exists.
+    const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
+    assert.equal(await error(["AUTH", "admin", "s3cret"]), WRONGPASS);
+    assert.equal(await error(["GET", "k"]), "NOAUTH Authentication required");
+
+    // HELLO: protocol 2 only; AUTH and SETNAME in one go; a wrong password or option refused.
+    assert.match(await error(["HELLO", "3"]), /^NOPROTO /);
+    assert.match(await error(["HELLO", "2"]), /^NOAUTH HELLO must be called with the client already authenticated/);
+    assert.equal(await error(["HELLO", "2", "AUTH", "default", "nope"]), WRONGPASS);
+    assert.equal(
+      await error(["HELLO", "2", "AUTH", "default", "s3cret", "BOGUS"]),
+      "ERR Syntax error in HELLO option 'BOGUS'",
+    );
+    const hello = await c.call("HELLO", "2", "AUTH", "default", "s3cret", "SETNAME", "app-1") as unknown[];
+    assert.deepEqual(hello.slice(0, 6), ["server", "redis", "version", "7.0.0", "proto", 2]);
+    assert.equal(await c.call("CLIENT", "GETNAME"), "app-1");
+    assert.equal(await c.call("SET", "k", "db0"), "OK", "authenticated by HELLO");
+
+    // CLIENT SETNAME: printable ASCII without spaces; "" clears the name.
+    const BAD_NAME = "ERR Client names cannot contain spaces, newlines or special characters.";
+    for (const bad of ["has space", "new\nline", "tab\t", "naïve"]) {
+      assert.equal(await error(["CLIENT", "SETNAME", bad]), BAD_NAME, JSON.stringify(bad));
+    }
+    assert.equal(await error(["HELLO", "2", "SETNAME", "a b"]), BAD_NAME);
+    assert.equal(await c.call("CLIENT", "GETNAME"), "app-1", "a refused name changes nothing");
+    assert.equal(await c.call("CLIENT", "SETNAME", "worker:7{a}"), "OK");
+    assert.equal(await c.call("CLIENT", "GETNAME"), "worker:7{a}");
+    assert.match(String(await c.call("CLIENT", "INFO")), / name=worker:7\{a\} db=0 /);
+    assert.equal(await c.call("CLIENT", "SETNAME", ""), "OK");
+    assert.equal(await c.call("CLIENT", "GETNAME"), null);
+
+    // RESET: database 0, no name, logged out (session_auth is set).
+    await c.call("CLIENT", "SETNAME", "before-reset");
+    await c.call("SELECT", 3);
+    await c.call("SET", "k", "db3");
+    assert.equal(await c.call("RESET"), "RESET");
+    assert.equal(await error(["GET", "k"]), "NOAUTH Authentication required");
+    assert.equal(await c.call("AUTH", "s3cret"), "OK");
+    assert.equal(await c.call("CLIENT", "GETNAME"), null);
+    assert.equal(await c.call("GET", "k"), "db0", "back in database 0");
+  } finally {
+    await c.close();
+    await cluster.stop();
+  }
+});
+
+Deno.test("a command name that is empty or longer than any command gets 'bad command length'", async () => {
+  const cluster = await startCluster();
+  try {
+    const long = "X".repeat(100);
+    const reply = await rawExchange(
+      cluster.addr,
+      enc.encode(`*1\r\n$0\r\n\r\n*2\r\n$${long.length}\r\n${long}\r\n$1\r\na\r\nPING\r\nQUIT\r\n`),
+    );
+    const BAD = "-ERR handle request, bad command length, too short or too long\r\n";
+    assert.equal(reply, `${BAD}${BAD}+PONG\r\n+OK\r\n`, "the session goes on after each");
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("session_send_timeout drops a client that stops reading its replies", async () => {
+  const cluster = await startCluster({
+    // The output limits are out of the way: only the send timeout can end the session.
+    config: { sessionSendTimeout: 1000, sessionOutputSoftLimit: 0, sessionOutputHardLimit: 0 },
+  });
+  const c = await cluster.client();
+  const value = "v".repeat(1 << 20);
+  await c.call("SET", "big", value);
+  const [host, port] = cluster.addr.split(":");
+  const reader = await Deno.connect({ hostname: host, port: Number(port) });
+  try {
+    // 64 × 1 MiB of replies, never read: the socket's buffers fill and the proxy's write stalls.
+    await reader.write(enc.encode("GET big\r\n".repeat(64)));
+    await waitFor(() => cluster.proxy.sessionCount === 1, { what: "the stalled session to be dropped" });
+    // The well-behaved client was never affected.
+    assert.equal((await c.call("GET", "big") as string).length, value.length);
+  } finally {
+    reader.close();
     await c.close();
     await cluster.stop();
   }
