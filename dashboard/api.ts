@@ -21,7 +21,7 @@ import {
   requireAdmin,
   requireXAuth,
 } from "../utils/http.ts";
-import { log, parseLogLevel } from "../utils/log.ts";
+import { log, requireLogLevel } from "../utils/log.ts";
 import type { Groups } from "./groups.ts";
 import type { Proxies } from "./proxies.ts";
 import type { SlotActionScheduler } from "./scheduler.ts";
@@ -89,8 +89,7 @@ export function dashboardApp(d: DashboardApiHost): Hono {
     return ok(c);
   });
   app.put("/api/topom/loglevel/:xauth/:value", auth, (c) => {
-    const level = parseLogLevel(c.req.param("value"));
-    if (!level) throw invalid("invalid loglevel");
+    const level = requireLogLevel(c.req.param("value"));
     log.setLevel(level);
     return ok(c);
   });

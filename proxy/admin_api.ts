@@ -10,7 +10,7 @@ import { type ProxyOverviewJson, type ProxyStatsJson, STATS_CMD, STATS_RUNTIME }
 import { type ProxyModel, proxyModelToJson, SlotListSchema, type SlotSpec, slotToJson } from "../coord/models.ts";
 import { CodisError, invalid } from "../utils/errors.ts";
 import { installErrorHandlers, json, jsonBody, ok, requireXAuth, serveApi } from "../utils/http.ts";
-import { log, parseLogLevel } from "../utils/log.ts";
+import { log, requireLogLevel } from "../utils/log.ts";
 
 /** What the admin API drives: the proxy, seen through the operations its routes need. */
 export interface ProxyAdminHost {
@@ -91,8 +91,7 @@ export function proxyAdminApp(getProxy: () => ProxyAdminHost | null, adminAuth: 
     return ok(c);
   });
   app.put("/api/proxy/loglevel/:xauth/:value", auth, (c) => {
-    const level = parseLogLevel(c.req.param("value"));
-    if (!level) throw invalid("invalid loglevel");
+    const level = requireLogLevel(c.req.param("value"));
     log.setLevel(level);
     return ok(c);
   });

@@ -1,9 +1,10 @@
-import { errorMessage } from "./errors.ts";
 /**
  * Leveled logging to stderr or to a file rotated daily, as Codis's programs log.
  *
  * @module
  */
+
+import { errorMessage, invalid } from "./errors.ts";
 
 /** Log levels, most verbose first; `NONE` silences everything. */
 export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "NONE"] as const;
@@ -15,6 +16,13 @@ export function parseLogLevel(name: string): LogLevel | null {
   const upper = name.trim().toUpperCase();
   if (upper === "WARNING") return "WARN";
   return (LOG_LEVELS as readonly string[]).includes(upper) ? upper as LogLevel : null;
+}
+
+/** Parses a level name, or throws an "invalid" error that names the levels there are. */
+export function requireLogLevel(name: string): LogLevel {
+  const level = parseLogLevel(name);
+  if (!level) throw invalid(`invalid loglevel "${name}": use ${LOG_LEVELS.map((l) => l.toLowerCase()).join(", ")}`);
+  return level;
 }
 
 const encoder = new TextEncoder();

@@ -6,19 +6,8 @@
 import assert from "node:assert/strict";
 import { openClient } from "../../coord/open.ts";
 import { ProductStore } from "../../coord/store.ts";
+import { admin } from "../_support/programs.ts";
 import { freePort } from "../_support/servers.ts";
-
-const ADMIN = new URL("../../admin/main.ts", import.meta.url).pathname;
-
-async function admin(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", ADMIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-}
 
 Deno.test("codis-admin offline forms: usage mistakes exit 2 with a hint, store problems exit 1 clearly", async () => {
   const root = await Deno.makeTempDir({ prefix: "codis-admin-" });
