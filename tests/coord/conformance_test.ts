@@ -434,11 +434,15 @@ const cases: Record<string, (b: Backend) => Promise<void>> = {
     }
   },
 
-  async "the server restarted mid-use: the client recovers"(b) {
+  async "the server restarted mid-use: the client recovers, its watches too"(b) {
     const server = b.server!;
     const c = await b.open({ timeoutMs: 3000 });
+    let changes = 0;
+    let watch: { close(): Promise<void> } | null = null;
     try {
       await c.update("/t/restart/a", utf8("before"));
+      watch = await c.watch("/t/restart", () => changes++);
+      await waitFor(() => changes > 0, { what: "the watch's first call" });
       await server.kill();
       // While it is down: a clear error, not a hang.
       await assertStoreError(c.read("/t/restart/a"), "unavailable", b.name, server.addr);
@@ -450,8 +454,21 @@ const cases: Record<string, (b: Backend) => Promise<void>> = {
       });
       await c.update("/t/restart/a", utf8("after"));
       assert.equal(fromUtf8((await c.read("/t/restart/a"))!), "after");
+      // The watch set before the restart sees what another client changes after it.
+      const other = await b.open({ timeoutMs: 3000 });
+      try {
+        const seen = changes;
+        await other.update("/t/restart/b", utf8("from another client"));
+        await waitFor(() => changes > seen, {
+          timeoutMs: 60_000,
+          what: "the watch to see a change made after the restart",
+        });
+      } finally {
+        await other.close();
+      }
       await c.delete("/t/restart", { recursive: true });
     } finally {
+      await watch?.close();
       await c.close();
     }
   },
@@ -507,7 +524,7 @@ const cases: Record<string, (b: Backend) => Promise<void>> = {
 /** Cases about a store server or ephemeral nodes, which the filesystem store does not have. */
 const NEED_A_SERVER = new Set([
   "ephemeral nodes: duplicates refused, remove and close delete them",
-  "the server restarted mid-use: the client recovers",
+  "the server restarted mid-use: the client recovers, its watches too",
   "the owner learns when its ephemeral node is lost",
 ]);
 
