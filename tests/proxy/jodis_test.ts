@@ -9,8 +9,8 @@ import { DEFAULT_PROXY_CONFIG } from "../../proxy/config.ts";
 import { startProxy } from "../../proxy/proxy.ts";
 import { log } from "../../utils/log.ts";
 import { EtcdServer, ZooKeeperServer } from "../_support/coord_servers.ts";
-import type { ServerProcess } from "../_support/servers.ts";
-import { waitFor } from "../_support/servers.ts";
+import { ProxyProcess } from "../_support/programs.ts";
+import { RedisServer, type ServerProcess, waitFor } from "../_support/servers.ts";
 import { fromUtf8 } from "../../utils/bytes.ts";
 
 log.setLevel("NONE");
@@ -58,16 +58,58 @@ async function jodis(name: "etcd" | "zookeeper", server: ServerProcess, compatib
   }
 }
 
+const JODIS_TIMEOUT_MS = 3000;
+
+/** A proxy process killed (no chance to delete its node): the node lives on for about jodis_timeout, then goes. */
+async function outlives(name: "etcd" | "zookeeper", server: ServerProcess) {
+  const redis = await RedisServer.start();
+  const dir = await Deno.makeTempDir({ prefix: "codis-jodis-" });
+  const store = await openClient(name, server.addr);
+  let proxy: ProxyProcess | null = null;
+  try {
+    await Deno.writeTextFile(
+      `${dir}/slots.json`,
+      JSON.stringify(Array.from({ length: 1024 }, (_, id) => ({ id, backend_addr: redis.addr }))),
+    );
+    proxy = await ProxyProcess.start(dir, {
+      product: "jodis-outlives",
+      online: [`--fillslots=${dir}/slots.json`],
+      config: { jodis_name: name, jodis_addr: server.addr, jodis_timeout: `${JODIS_TIMEOUT_MS}ms` },
+    });
+    const dirPath = "/jodis/jodis-outlives";
+    const [path] = await waitFor(async () => {
+      const nodes = await store.list(dirPath).catch(() => []);
+      return nodes.length > 0 ? nodes : null;
+    }, { what: `the proxy's node under ${dirPath} (log: ${proxy.logPath})` });
+    await proxy.kill("SIGKILL");
+    const killed = performance.now();
+    assert.notEqual(await store.read(path), null, "the node outlives the killed proxy");
+    await waitFor(async () => await store.read(path) === null, { timeoutMs: 60_000, what: `${path} to expire` });
+    const lived = performance.now() - killed;
+    // ZooKeeper expires a session a timeout after its last heartbeat (sent every third of it);
+    // etcd a lease a TTL after its last keepalive (also every third).
+    assert.ok(lived >= JODIS_TIMEOUT_MS / 2, `the node went ${lived.toFixed(0)} ms after the kill`);
+  } finally {
+    await proxy?.kill("SIGKILL");
+    await store.delete("/jodis", { recursive: true }).catch(() => {});
+    await store.close();
+    await redis.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 for (
   const [name, start] of [["etcd", () => EtcdServer.start()], ["zookeeper", () => ZooKeeperServer.start()]] as const
 ) {
   Deno.test({
-    name: `jodis registration on ${name}: appears online, comes back when lost, goes on close (both paths)`,
+    name:
+      `jodis registration on ${name}: appears online, comes back when lost, goes on close (both paths), outlives a killed proxy by jodis_timeout`,
     async fn() {
       const server = await start();
       try {
         await jodis(name, server, false);
         await jodis(name, server, true);
+        await outlives(name, server);
       } finally {
         await server.stop();
       }
