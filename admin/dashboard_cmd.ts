@@ -271,9 +271,14 @@ export async function dashboardCommand(flags: DashboardFlags, positionals: strin
       break;
     }
     case "sentinel-add":
+      await client.addSentinel(str(flags, "addr"));
+      break;
     case "sentinel-del":
+      await client.delSentinel(str(flags, "addr"), flags.force === true);
+      break;
     case "sentinel-resync":
-      throw new Error(`--${form}: sentinels are not supported by this dashboard yet`);
+      await client.resyncSentinels();
+      break;
   }
   io.out("done");
 }

@@ -55,6 +55,9 @@ const USAGE = `Usage:
     codis-admin [-v] --dashboard=ADDR --promote-server --gid=ID --addr=ADDR
     codis-admin [-v] --dashboard=ADDR --sync-action --create --addr=ADDR
     codis-admin [-v] --dashboard=ADDR --sync-action --remove --addr=ADDR
+    codis-admin [-v] --dashboard=ADDR --sentinel-add --addr=ADDR
+    codis-admin [-v] --dashboard=ADDR --sentinel-del --addr=ADDR [--force]
+    codis-admin [-v] --dashboard=ADDR --sentinel-resync
     codis-admin [-v] --remove-lock --product=NAME ${COORDINATOR}
     codis-admin [-v] --config-dump --product=NAME ${COORDINATOR}
     codis-admin [-v] --config-restore=FILE --product=NAME ${COORDINATOR} [--confirm]
@@ -66,7 +69,7 @@ Options:
     -a AUTH, --auth=AUTH        the admin secret (admin_auth) of the dashboard or proxy; for a proxy without one,
                                 its product_auth (Codis's xauth). Also from \$CODIS_AUTH or --auth-file.
     --auth-file=FILE            read the admin secret from FILE (first line).
-    -x ADDR, --addr=ADDR        a proxy's admin address, or a server's address.
+    -x ADDR, --addr=ADDR        a proxy's admin address, a server's or a sentinel's address.
     -t TOKEN, --token=TOKEN     a proxy's token.
     -g ID, --gid=ID             a group id.
     --product=NAME              the product (cluster) name.

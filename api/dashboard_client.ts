@@ -178,6 +178,32 @@ export class DashboardClient {
   setActionDisabled(disabled: boolean): Promise<void> {
     return this.#put("slots/action/disabled", [disabled ? 1 : 0]);
   }
+  // --- sentinels ---------------------------------------------------------------------------------
+
+  /** Adds a sentinel (it must answer `SENTINEL FLUSHCONFIG`). */
+  addSentinel(addr: string): Promise<void> {
+    return this.#put("sentinels/add", [addr]);
+  }
+  /** Removes a sentinel (with `force`, even when it cannot be reached). */
+  delSentinel(addr: string, force: boolean): Promise<void> {
+    return this.#put("sentinels/del", [addr, force ? 1 : 0]);
+  }
+  /** Has every sentinel monitor every group's master again, and tells the proxies. */
+  resyncSentinels(): Promise<void> {
+    return this.#put("sentinels/resync-all");
+  }
+  /** A sentinel's INFO. */
+  async sentinelInfo(addr: string): Promise<Record<string, string>> {
+    return await this.#get(`/api/topom/sentinels/info/${encodeURIComponent(addr)}`) as Record<string, string>;
+  }
+  /** What a sentinel monitors of this product: `{ "<product>-<gid>": {master, slaves} }`. */
+  async sentinelMonitored(addr: string): Promise<Record<string, unknown>> {
+    return await this.#get(`/api/topom/sentinels/info/${encodeURIComponent(addr)}/monitored`) as Record<
+      string,
+      unknown
+    >;
+  }
+
   /** Assigns slots without moving data (`offline`: takes them offline). */
   assignSlots(mappings: SlotMapping[], offline = false): Promise<void> {
     return this.#put("slots/assign", offline ? ["offline"] : [], mappings.map(slotMappingToJson));

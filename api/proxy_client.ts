@@ -6,7 +6,15 @@
  */
 
 import type * as v from "valibot";
-import { type ProxyModel, proxyModelFromJson, slotsFromJson, type SlotSpec, slotToJson } from "../coord/models.ts";
+import {
+  type ProxyModel,
+  proxyModelFromJson,
+  type SentinelModel,
+  sentinelToJson,
+  slotsFromJson,
+  type SlotSpec,
+  slotToJson,
+} from "../coord/models.ts";
 import { callApi } from "../utils/http.ts";
 import { newXAuth } from "../utils/xauth.ts";
 import { checkRawReply, checkReply } from "./reply.ts";
@@ -70,6 +78,16 @@ export class ProxyAdminClient {
 
   async fillSlots(slots: SlotSpec[]): Promise<void> {
     await this.#put(`/api/proxy/fillslots/${this.xauth}`, slots.map(slotToJson));
+  }
+
+  /** Gives the proxy the sentinels to watch (Codis's `SetSentinels`). */
+  async setSentinels(s: SentinelModel): Promise<void> {
+    await this.#put(`/api/proxy/sentinels/${this.xauth}`, sentinelToJson(s));
+  }
+
+  /** Makes the proxy subscribe to its sentinels again. */
+  async rewatchSentinels(): Promise<void> {
+    await this.#put(`/api/proxy/sentinels/${this.xauth}/rewatch`);
   }
 
   async start(): Promise<void> {

@@ -33,6 +33,19 @@ export const ServerStatsJsonSchema = v.record(v.string(), v.string());
 export const ServerProbeJsonSchema = probeResult(ServerStatsJsonSchema);
 export type ServerProbeJson = v.InferInput<typeof ServerProbeJsonSchema>;
 
+/** A sentinel's view of one of the product's masters: `SENTINEL masters`/`slaves` fields. */
+export const SentinelMonitoredJsonSchema = v.object({
+  master: v.record(v.string(), v.string()),
+  slaves: v.array(v.record(v.string(), v.string())),
+});
+
+/** What the stats loop learned from one sentinel: its INFO and `{ "<product>-<gid>": {master, slaves} }`. */
+export const SentinelProbeJsonSchema = v.object({
+  ...ServerProbeJsonSchema.entries,
+  sentinel: v.optional(v.record(v.string(), SentinelMonitoredJsonSchema)),
+});
+export type SentinelProbeJson = v.InferInput<typeof SentinelProbeJsonSchema>;
+
 /** What the stats loop learned from one proxy. */
 export const ProxyProbeJsonSchema = probeResult(ProxyStatsJsonSchema);
 export type ProxyProbeJson = v.InferInput<typeof ProxyProbeJsonSchema>;
@@ -81,7 +94,7 @@ export const TopomStatsJsonSchema = v.object({
   slot_action: SlotActionJsonSchema,
   sentinels: v.object({
     model: SentinelJsonSchema,
-    stats: v.record(v.string(), v.unknown()),
+    stats: v.record(v.string(), SentinelProbeJsonSchema),
     masters: v.record(v.string(), v.string()),
   }),
 });

@@ -73,6 +73,7 @@ export const SlotJsonSchema = v.object({
     FORWARD_SYNC,
   ),
   replica_groups: opt(v.array(v.array(Str), "must be a list of lists of addresses"), []),
+  switched: opt(Bool, false),
 }, "must be a JSON object");
 
 /** The wire form of a Slot, as written by {@linkcode slotToJson}. */
@@ -95,6 +96,8 @@ export interface SlotSpec {
   forwardMethod: number;
   /** Replicas that may serve reads, in priority order. */
   replicaGroups: string[][];
+  /** Re-pointed by the proxy to the master its sentinels reported (until the dashboard pushes the slot again). */
+  switched?: boolean;
 }
 
 /** An offline slot. */
@@ -128,6 +131,7 @@ export const SlotSchema = v.pipe(
     migrateFromGroupId: o.migrate_from_group_id,
     forwardMethod: o.forward_method,
     replicaGroups: o.replica_groups,
+    switched: o.switched,
   })),
 );
 
@@ -149,6 +153,7 @@ export function slotToJson(s: SlotSpec): SlotJson {
   if (s.migrateFromGroupId) o.migrate_from_group_id = s.migrateFromGroupId;
   if (s.forwardMethod) o.forward_method = s.forwardMethod as typeof FORWARD_SEMI_ASYNC;
   if (s.replicaGroups.length > 0) o.replica_groups = s.replicaGroups;
+  if (s.switched) o.switched = true;
   return o;
 }
 
@@ -492,9 +497,14 @@ export function sentinelToJson(s: SentinelModel): SentinelJson {
   return o;
 }
 
+/** A Sentinel JSON, validated and read into a {@linkcode SentinelModel}. */
+export const SentinelSchema = v.pipe(
+  SentinelJsonSchema,
+  v.transform((o): SentinelModel => ({ servers: o.servers, outOfSync: o.out_of_sync })),
+);
+
 export function sentinelFromJson(json: unknown): SentinelModel {
-  const o = parseModel(SentinelJsonSchema, json, "sentinel");
-  return { servers: o.servers, outOfSync: o.out_of_sync };
+  return parseModel(SentinelSchema, json, "sentinel");
 }
 
 function indexState<S extends string>(a: { index: number; state: S }): { index?: number; state?: S } {

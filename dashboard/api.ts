@@ -10,6 +10,7 @@ import { Hono } from "hono";
 import type { TopomOverviewJson, TopomStatsJson } from "../api/topom_stats.ts";
 import { SlotMappingListSchema, slotToJson, topomToJson } from "../coord/models.ts";
 import { RedisClient } from "../redis/redis_client.ts";
+import { SentinelAdmin } from "../redis/sentinel.ts";
 import { CodisError, errorMessage, invalid, notFound, upstream } from "../utils/errors.ts";
 import {
   type AdminGuard,
@@ -24,6 +25,7 @@ import {
 import { log, requireLogLevel } from "../utils/log.ts";
 import type { Groups } from "./groups.ts";
 import type { Proxies } from "./proxies.ts";
+import type { Sentinels } from "./sentinels.ts";
 import type { SlotActionScheduler } from "./scheduler.ts";
 import type { Slots } from "./slots.ts";
 import { readServerStats } from "./stats.ts";
@@ -38,6 +40,7 @@ export interface DashboardApiHost {
   readonly syncActions: SyncActions;
   readonly slots: Slots;
   readonly scheduler: SlotActionScheduler;
+  readonly sentinels: Sentinels;
   overviewJson(): TopomOverviewJson;
   statsJson(): TopomStatsJson;
   /** Shuts the dashboard down (after the reply has been sent). */
@@ -228,13 +231,39 @@ export function dashboardApp(d: DashboardApiHost): Hono {
     return json(c, out);
   });
 
-  // --- sentinels: server HA is not part of this dashboard yet
-  const noSentinels = () => {
-    throw new CodisError("unsupported", "sentinels are not supported by this dashboard yet");
+  // --- sentinels
+  app.put("/api/topom/sentinels/add/:xauth/:addr", auth, async (c) => {
+    await d.sentinels.add(c.req.param("addr"));
+    return ok(c);
+  });
+  app.put("/api/topom/sentinels/del/:xauth/:addr/:force", auth, async (c) => {
+    await d.sentinels.del(c.req.param("addr"), intParam(c, "force", "force") !== 0);
+    return ok(c);
+  });
+  app.put("/api/topom/sentinels/resync-all/:xauth", auth, async (c) => {
+    await d.sentinels.resyncAll();
+    return ok(c);
+  });
+  app.get("/api/topom/sentinels/info/:addr", requireAdmin(guard), async (c) => {
+    const admin = sentinelOf(c.req.param("addr"));
+    try {
+      return json(c, await admin.info());
+    } catch (e) {
+      throw upstream(`sentinel-[${admin.addr}] info failed: ${errorMessage(e)}`, { cause: e });
+    }
+  });
+  app.get("/api/topom/sentinels/info/:addr/monitored", requireAdmin(guard), async (c) => {
+    const admin = sentinelOf(c.req.param("addr"));
+    try {
+      return json(c, await admin.monitored(t.config.productName));
+    } catch (e) {
+      throw upstream(`sentinel-[${admin.addr}] info failed: ${errorMessage(e)}`, { cause: e });
+    }
+  });
+  /** Only the product's own sentinels are asked (the route would otherwise reach any address). */
+  const sentinelOf = (addr: string) => {
+    if (!t.sentinel().servers.includes(addr)) throw notFound(`sentinel-[${addr}] not found`);
+    return new SentinelAdmin(addr, INFO_TIMEOUT_MS);
   };
-  app.put("/api/topom/sentinels/add/:xauth/:addr", auth, noSentinels);
-  app.put("/api/topom/sentinels/del/:xauth/:addr/:force", auth, noSentinels);
-  app.put("/api/topom/sentinels/resync-all/:xauth", auth, noSentinels);
-  app.get("/api/topom/sentinels/*", noSentinels);
   return app;
 }

@@ -78,6 +78,13 @@ export class Context {
     return this.snapshot.groups.get(gid)?.servers[0]?.addr ?? "";
   }
 
+  /** Every group's master (`gid → addr`), groups without servers left out (Codis's `getGroupMasters`). */
+  groupMasters(): Map<number, string> {
+    const out = new Map<number, string>();
+    for (const g of this.snapshot.groups.values()) if (g.servers.length > 0) out.set(g.id, g.servers[0].addr);
+    return out;
+  }
+
   /** True while group `gid` is being promoted. */
   isPromoting(gid: number): boolean {
     return !!this.snapshot.groups.get(gid)?.promoting.state;

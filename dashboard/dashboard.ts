@@ -32,6 +32,7 @@ import { type DashboardConfig, dashboardConfigJson } from "./config.ts";
 import { ProxyUsers } from "./acl.ts";
 import { Groups } from "./groups.ts";
 import { Proxies } from "./proxies.ts";
+import { Sentinels } from "./sentinels.ts";
 import { SlotActionScheduler } from "./scheduler.ts";
 import { Slots } from "./slots.ts";
 import { StatsCollector } from "./stats.ts";
@@ -58,6 +59,8 @@ export class Dashboard implements DashboardApiHost {
   readonly slots: Slots;
   readonly scheduler: SlotActionScheduler;
   readonly stats: StatsCollector;
+  /** The sentinels and the dashboard's watcher of them. */
+  readonly sentinels: Sentinels;
   /** The proxies' ACL user on every server. */
   readonly proxyUsers: ProxyUsers;
   readonly client: CoordClient;
@@ -75,6 +78,7 @@ export class Dashboard implements DashboardApiHost {
     this.slots = new Slots(topom);
     this.scheduler = new SlotActionScheduler(topom, this.slots);
     this.proxyUsers = new ProxyUsers(topom.config);
+    this.sentinels = new Sentinels(topom);
     this.groups = new Groups(topom, {
       migrationsRunning: () => this.scheduler.executors,
       forgetServer: (addr) => {
@@ -82,9 +86,12 @@ export class Dashboard implements DashboardApiHost {
         this.proxyUsers.forget(addr);
       },
       prepareServer: (client, runId) => this.proxyUsers.ensure(client, runId),
+      forgetSentinelGroup: (gid) => this.sentinels.forgetGroup(gid),
     });
     this.stats = new StatsCollector({
       serverAddrs: () => topom.ctx().serverAddrs(),
+      sentinelAddrs: () => topom.sentinel().servers,
+      productName: topom.config.productName,
       proxies: () => topom.proxies(),
       proxyClient: (p) => topom.proxyClient(p),
       connectServer: topom.connectServer,
@@ -115,6 +122,7 @@ export class Dashboard implements DashboardApiHost {
   startLoops(): void {
     this.stats.start();
     this.scheduler.start();
+    void this.sentinels.start();
     this.#syncLoop ??= new Loop("sync actions", () => this.syncActions.step(), {
       onError: (name, message) => log.warn(`${name}: ${message}`),
     });
@@ -144,7 +152,11 @@ export class Dashboard implements DashboardApiHost {
       group: { models: t.groups().map(groupToJson), stats: this.stats.servers },
       proxy: { models: t.proxies().map((p) => proxyModelToJson(p.model, p.id)), stats: this.stats.proxies },
       slot_action: this.scheduler.toJson(),
-      sentinels: { model: sentinelToJson(t.sentinel()), stats: {}, masters: {} },
+      sentinels: {
+        model: sentinelToJson(t.sentinel()),
+        stats: this.stats.sentinels,
+        masters: this.sentinels.mastersJson(),
+      },
     };
   }
 
@@ -153,7 +165,12 @@ export class Dashboard implements DashboardApiHost {
     if (!this.#closing) {
       this.#closing = (async () => {
         this.topom.close();
-        await Promise.all([this.scheduler.stop(), this.#syncLoop?.stop(), this.stats.close()]);
+        await Promise.all([
+          this.scheduler.stop(),
+          this.#syncLoop?.stop(),
+          this.stats.close(),
+          this.sentinels.close(),
+        ]);
         try {
           await this.topom.store.release();
           log.info(`released the lock ${this.topom.store.lockPath}`);

@@ -28,6 +28,8 @@ export interface GroupsHost {
   forgetServer(addr: string): void;
   /** Prepares a server being added (creates the proxies' ACL user); `runId` from its INFO. */
   prepareServer(client: RedisClient, runId: string): Promise<void>;
+  /** Before a manual promotion: the sentinels stop monitoring the group, the proxies forget its master. */
+  forgetSentinelGroup(gid: number): Promise<void>;
 }
 
 /** How long probing a new server may take. */
@@ -182,6 +184,8 @@ export class Groups {
       }
 
       if (g.promoting.state === ACTION_PREPARED) {
+        // Sentinels would fail the group back to the master they know: they let it go first.
+        await this.#host.forgetSentinelGroup(gid);
         const promoted = g.servers[g.promoting.index];
         const others = g.servers.filter((_, i) => i !== 0 && i !== g.promoting.index);
         g = {

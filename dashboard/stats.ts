@@ -8,7 +8,8 @@
  * @module
  */
 
-import type { ProxyProbeJson, ServerProbeJson } from "../api/topom_stats.ts";
+import type { ProxyProbeJson, SentinelProbeJson, ServerProbeJson } from "../api/topom_stats.ts";
+import { SentinelAdmin } from "../redis/sentinel.ts";
 import type { ProxyAdminClient } from "../api/proxy_client.ts";
 import type { StoredProxy } from "../coord/store.ts";
 import { parseInfo, type RedisClient } from "../redis/redis_client.ts";
@@ -21,6 +22,10 @@ import { log } from "../utils/log.ts";
 export interface StatsHost {
   /** Every group server's address. */
   serverAddrs(): string[];
+  /** Every sentinel's address. */
+  sentinelAddrs(): string[];
+  /** The product (whose names the sentinels' stats show). */
+  readonly productName: string;
   proxies(): StoredProxy[];
   proxyClient(p: StoredProxy): ProxyAdminClient;
   /** Opens a client of a server. */
@@ -57,6 +62,8 @@ export class StatsCollector {
   servers: Record<string, ServerProbeJson> = {};
   /** The last round's result of each proxy, by token. */
   proxies: Record<string, ProxyProbeJson> = {};
+  /** The last round's result of each sentinel (its INFO and what it monitors of the product), by address. */
+  sentinels: Record<string, SentinelProbeJson> = {};
   #host: StatsHost;
   #clients = new Map<string, RedisClient>();
   /** Proxies being re-onlined now (at most one attempt each at a time). */
@@ -79,12 +86,15 @@ export class StatsCollector {
     const host = this.#host;
     const servers = host.serverAddrs();
     const proxies = host.proxies();
-    const [serverResults, proxyResults] = await Promise.all([
+    const sentinels = host.sentinelAddrs();
+    const [serverResults, proxyResults, sentinelResults] = await Promise.all([
       Promise.all(servers.map((addr) => this.#probe(() => this.#serverStats(addr), () => this.#dropClient(addr)))),
       Promise.all(proxies.map((p) => this.#probe(() => host.proxyClient(p).stats()))),
+      Promise.all(sentinels.map((addr) => this.#sentinelStats(addr))),
     ]);
     this.servers = Object.fromEntries(servers.map((addr, i) => [addr, serverResults[i]]));
     this.proxies = Object.fromEntries(proxies.map((p, i) => [p.model.token, proxyResults[i]]));
+    this.sentinels = Object.fromEntries(sentinels.map((addr, i) => [addr, sentinelResults[i]]));
     for (const addr of [...this.#clients.keys()]) if (!servers.includes(addr)) this.#dropClient(addr);
 
     // A registered proxy that answers but is offline restarted at the same address: re-online it.
@@ -116,6 +126,19 @@ export class StatsCollector {
       }
       return { error: { Cause: errorMessage(e) }, unixtime };
     }
+  }
+
+  /** A sentinel's INFO and its view of the product's masters (Codis's `sentinel` field). */
+  async #sentinelStats(addr: string): Promise<SentinelProbeJson> {
+    const admin = new SentinelAdmin(addr, PROBE_TIMEOUT_MS);
+    const [info, monitored] = await Promise.all([
+      this.#probe(() => admin.info()),
+      this.#probe(() => admin.monitored(this.#host.productName)),
+    ]);
+    const out: SentinelProbeJson = { ...info };
+    if (monitored.stats) out.sentinel = monitored.stats;
+    else if (!out.error && monitored.error) out.error = monitored.error;
+    return out;
   }
 
   async #serverStats(addr: string): Promise<Record<string, string>> {

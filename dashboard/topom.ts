@@ -214,7 +214,7 @@ export class Topom {
     if (failures.length > 0) throw upstream(failures.sort().join("; "));
   }
 
-  /** Fills all 1024 slots on one proxy and starts it (Codis's reinit). */
+  /** Fills all 1024 slots on one proxy, starts it and gives it the sentinels (Codis's reinit). */
   async reinitProxy(p: StoredProxy): Promise<void> {
     const client = this.proxyClient(p);
     try {
@@ -226,6 +226,12 @@ export class Topom {
       await client.start();
     } catch (e) {
       throw upstream(`proxy-[${p.model.token}] start failed: ${errorMessage(e)}`, { cause: e });
+    }
+    if (this.#sentinel.servers.length === 0) return;
+    try {
+      await client.setSentinels(this.#sentinel);
+    } catch (e) {
+      throw upstream(`proxy-[${p.model.token}] set sentinels failed: ${errorMessage(e)}`, { cause: e });
     }
   }
 }

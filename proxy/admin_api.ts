@@ -7,7 +7,14 @@
 
 import { Hono } from "hono";
 import { type ProxyOverviewJson, type ProxyStatsJson, STATS_CMD, STATS_RUNTIME } from "../api/proxy_stats.ts";
-import { type ProxyModel, proxyModelToJson, SlotListSchema, type SlotSpec, slotToJson } from "../coord/models.ts";
+import {
+  type ProxyModel,
+  proxyModelToJson,
+  SentinelSchema,
+  SlotListSchema,
+  type SlotSpec,
+  slotToJson,
+} from "../coord/models.ts";
 import { CodisError, invalid } from "../utils/errors.ts";
 import { installErrorHandlers, json, jsonBody, ok, requireXAuth, serveApi } from "../utils/http.ts";
 import { log, requireLogLevel } from "../utils/log.ts";
@@ -24,6 +31,10 @@ export interface ProxyAdminHost {
   statsJson(flags: number): ProxyStatsJson;
   slotSpecs(): SlotSpec[];
   fillSlots(specs: SlotSpec[]): Promise<void>;
+  /** Watches these sentinels (and forgets the masters learned from the old ones). */
+  setSentinels(servers: string[]): Promise<void>;
+  /** Subscribes to the sentinels again. */
+  rewatchSentinels(): Promise<void>;
   start(): void;
   resetStats(): void;
   /** Shuts the proxy down (after the reply has been sent). */
@@ -99,11 +110,14 @@ export function proxyAdminApp(getProxy: () => ProxyAdminHost | null, adminAuth: 
     await getHost().fillSlots(c.req.valid("json"));
     return ok(c);
   });
-  const noSentinels = () => {
-    throw new CodisError("unsupported", "sentinels are not supported by this proxy yet");
-  };
-  app.put("/api/proxy/sentinels/:xauth", auth, noSentinels);
-  app.put("/api/proxy/sentinels/:xauth/rewatch", auth, noSentinels);
+  app.put("/api/proxy/sentinels/:xauth", auth, jsonBody(SentinelSchema), async (c) => {
+    await getHost().setSentinels(c.req.valid("json").servers);
+    return ok(c);
+  });
+  app.put("/api/proxy/sentinels/:xauth/rewatch", auth, async (c) => {
+    await getHost().rewatchSentinels();
+    return ok(c);
+  });
   return app;
 }
 

@@ -23,6 +23,7 @@ import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
 import { newToken, proxyAclPassword, proxyXAuth } from "../utils/xauth.ts";
 import { type ProxyAdminHost, serveProxyAdmin } from "./admin_api.ts";
 import { type ProxyConfig, proxyConfigJson } from "./config.ts";
+import { ProxyHa } from "./ha.ts";
 import { Jodis, jodisPath } from "./jodis.ts";
 import { MetricsReporters, type MetricsSource } from "./metrics.ts";
 import { Router } from "./router.ts";
@@ -40,6 +41,9 @@ export interface ProxyOptions {
   fillSlots?: SlotSpec[];
 }
 
+/** How long one query of a sentinel may take (Codis's proxy: 5 s). */
+const SENTINEL_TIMEOUT_MS = 5000;
+
 /** How long to wait before accepting again after accept failed (out of file descriptors, say). */
 const ACCEPT_RETRY_MS = 50;
 
@@ -55,6 +59,8 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
   readonly jodis: Jodis | null;
   /** The metrics reporters `metrics_report_*` ask for. */
   readonly metrics: MetricsReporters;
+  /** The sentinels and the masters they report. */
+  readonly ha: ProxyHa;
   #listener: Deno.Listener;
   #admin: Deno.HttpServer | null = null;
   #sessions = new Set<Session>();
@@ -97,6 +103,13 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
       primaryOnly: config.backendPrimaryOnly,
       slotLockTimeout: config.slotLockTimeout,
     });
+    this.ha = new ProxyHa({
+      productName: config.productName,
+      productAuth: config.productAuth,
+      sentinelTimeoutMs: SENTINEL_TIMEOUT_MS,
+      specs: () => this.router.specs(),
+      fill: (specs) => this.router.fill(specs),
+    });
     this.#done = new Promise((resolve) => this.#resolveDone = resolve);
     this.stats.usage.sample();
     this.#ticker = setInterval(() => this.#tick(), 1000);
@@ -136,10 +149,25 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
     this.jodis?.start();
   }
 
-  /** Installs slot states (see {@linkcode Router.fill}). */
+  /**
+   * Installs slot states (see {@linkcode Router.fill}), held to the masters the sentinels
+   * reported: a slot of a group they moved goes to its new master, marked `switched`.
+   */
   async fillSlots(specs: SlotSpec[]): Promise<void> {
     if (this.#closed) throw new CodisError("unavailable", "use of closed proxy");
-    await this.router.fill(specs);
+    await this.router.fill(await this.ha.adjust(specs));
+  }
+
+  /** Watches these sentinels from now on (the dashboard's `PUT /api/proxy/sentinels`). */
+  async setSentinels(servers: string[]): Promise<void> {
+    if (this.#closed) throw new CodisError("unavailable", "use of closed proxy");
+    await this.ha.setSentinels(servers);
+  }
+
+  /** Subscribes to the sentinels again and refreshes the masters. */
+  async rewatchSentinels(): Promise<void> {
+    if (this.#closed) throw new CodisError("unavailable", "use of closed proxy");
+    await this.ha.rewatch();
   }
 
   /** The slot table as it is now. */
@@ -157,7 +185,7 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
     const out: ProxyStatsJson = {
       online: this.router.online,
       closed: this.#closed,
-      sentinels: {},
+      sentinels: this.ha.toJson(this.router.slots.some((s) => s.spec.switched === true)),
       ...this.stats.toJson(flags),
       backend: { primary_only: this.config.backendPrimaryOnly },
     };
@@ -227,7 +255,7 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
     this.#closed = true;
     log.info(`proxy ${this.model.proxyAddr} is closing`);
     // Clients looking for proxies stop seeing this one first.
-    await Promise.all([this.jodis?.stop(), this.metrics.stop()]);
+    await Promise.all([this.jodis?.stop(), this.metrics.stop(), this.ha.close()]);
     try {
       this.#listener.close();
     } catch {

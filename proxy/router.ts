@@ -125,6 +125,21 @@ export class Router {
   }
 
   /**
+   * Re-points every slot whose group (as owner, or as the source of a migration) has a new master
+   * in `masters` (`gid → addr`, from the sentinels), marking it `switched`; each slot is filled as
+   * any fill is (blocked, drained, switched). `differs(current, reported)` says whether two
+   * addresses are different servers. Returns how many slots were re-pointed.
+   */
+  async switchMasters(
+    masters: ReadonlyMap<number, string>,
+    differs: (current: string, reported: string) => Promise<boolean>,
+  ): Promise<number> {
+    const specs = await switchedSpecs(this.specs(), masters, differs);
+    if (specs.length > 0) await this.fill(specs);
+    return specs.length;
+  }
+
+  /**
    * The connection that serves `slotId` right now, or null when the slot needs the full
    * {@linkcode dispatch} path (blocked, offline or migrating). Used to group split requests.
    */
@@ -228,3 +243,37 @@ export class Router {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The specs among `specs` that `masters` (`gid → addr`) re-points, changed and marked
+ * `switched`: the owner's address when its group has another master, the migration source's
+ * likewise. Specs that need no change are left out.
+ */
+export async function switchedSpecs(
+  specs: readonly SlotSpec[],
+  masters: ReadonlyMap<number, string>,
+  differs: (current: string, reported: string) => Promise<boolean>,
+): Promise<SlotSpec[]> {
+  const out: SlotSpec[] = [];
+  const verdicts = new Map<string, Promise<boolean>>();
+  const changed = (current: string, reported: string) => {
+    if (current === reported) return Promise.resolve(false);
+    const key = `${current} ${reported}`;
+    let v = verdicts.get(key);
+    if (!v) verdicts.set(key, v = differs(current, reported));
+    return v;
+  };
+  for (const spec of specs) {
+    let next: SlotSpec | null = null;
+    const owner = masters.get(spec.backendAddrGroupId);
+    if (spec.backendAddr && owner && await changed(spec.backendAddr, owner)) {
+      next = { ...spec, backendAddr: owner, switched: true };
+    }
+    const from = masters.get(spec.migrateFromGroupId);
+    if (spec.migrateFrom && from && await changed(spec.migrateFrom, from)) {
+      next = { ...(next ?? spec), migrateFrom: from, switched: true };
+    }
+    if (next) out.push(next);
+  }
+  return out;
+}

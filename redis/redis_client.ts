@@ -88,6 +88,8 @@ export class RedisClient {
   #closeReason: Error | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #reading: Promise<void>;
+  /** Set by {@linkcode subscribe}: receives the pushed frames that answer no call. */
+  #onPush: ((v: RespValue) => void) | null = null;
 
   private constructor(addr: string, conn: Deno.Conn, options: RedisClientOptions) {
     this.addr = addr;
@@ -164,6 +166,24 @@ export class RedisClient {
     });
   }
 
+  /**
+   * Subscribes to `channels` (SUBSCRIBE): from now on the connection is in subscribed mode and
+   * every published message goes to `onMessage`. Resolves once the server confirmed the first
+   * channel; the connection's end is seen through {@linkcode closed} and {@linkcode ended}.
+   */
+  async subscribe(channels: readonly string[], onMessage: (channel: string, message: string) => void): Promise<void> {
+    this.#onPush = (v) => {
+      if (isPublished(v)) onMessage(String(v[1]), String(v[2]));
+    };
+    const reply = await this.send(["SUBSCRIBE", ...channels]);
+    if (reply instanceof RespError) throw new RedisReplyError(this.addr, reply);
+  }
+
+  /** Resolves with the reason once the connection has ended (closed or failed). */
+  get ended(): Promise<Error> {
+    return this.#reading.then(() => this.#closeReason ?? new RedisConnectionError(`Redis ${this.addr}: closed`));
+  }
+
   /** Sends several commands in one write; resolves with every reply (error replies as values). */
   pipeline(commands: ReadonlyArray<ReadonlyArray<Arg>>): Promise<RespValue[]> {
     return Promise.all(commands.map((c) => this.send(c)));
@@ -232,11 +252,22 @@ export class RedisClient {
             this.#fail(new RedisConnectionError(`Redis ${this.addr} sent a bad reply: ${scanner.error}`));
             return;
           }
-          const p = this.#pending[this.#head++];
+          const p = this.#pending[this.#head];
           const value = p?.frame
             ? buf.slice(rb.start, frameEnd)
             : decodeReply(buf, rb.start, frameEnd, this.#options.raw);
           rb.start = frameEnd;
+          if (this.#onPush !== null && isPublished(value)) {
+            // A published message (subscribed mode) answers no call, even with calls pending.
+            this.#onPush(value);
+            continue;
+          }
+          if (p === undefined) {
+            // Not an answer to any call: a subscription's confirmation of a further channel, say.
+            this.#onPush?.(value);
+            continue;
+          }
+          this.#head++;
           if (this.#head === this.#pending.length) {
             this.#pending.length = 0;
             this.#head = 0;
@@ -245,7 +276,7 @@ export class RedisClient {
               this.#timer = undefined;
             }
           }
-          if (p) p.resolve(value);
+          p.resolve(value);
         }
       }
     } catch (e) {
@@ -273,6 +304,11 @@ export class RedisClient {
     this.#head = 0;
     for (const p of pending) p.reject(reason);
   }
+}
+
+/** A `message` frame of subscribed mode: `["message", channel, payload]`. */
+function isPublished(v: RespValue): v is RespValue[] {
+  return Array.isArray(v) && v.length === 3 && String(v[0]) === "message";
 }
 
 function errorText(e: unknown): string {
