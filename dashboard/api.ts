@@ -11,7 +11,7 @@ import type { TopomOverviewJson, TopomStatsJson } from "../api/topom_stats.ts";
 import { SlotMappingListSchema, slotToJson, topomToJson } from "../coord/models.ts";
 import { RedisClient } from "../redis/redis_client.ts";
 import { SentinelAdmin } from "../redis/sentinel.ts";
-import { CodisError, errorMessage, invalid, notFound, upstream } from "../utils/errors.ts";
+import { CodisError, errorMessage, notFound, upstream } from "../utils/errors.ts";
 import {
   type AdminGuard,
   installErrorHandlers,

@@ -144,6 +144,8 @@ export class DashboardProcess extends ProgramProcess {
       productAuth?: string;
       wait?: boolean;
       extra?: string[];
+      /** More `dashboard.toml` keys. */
+      config?: Record<string, string | number | boolean>;
     },
   ): Promise<DashboardProcess> {
     const port = freePort();
@@ -156,6 +158,7 @@ export class DashboardProcess extends ProgramProcess {
         `product_name = "${o.product}"`,
         `product_auth = "${o.productAuth ?? ""}"`,
         `admin_addr = "127.0.0.1:${port}"`,
+        ...Object.entries(o.config ?? {}).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
         "",
       ].join("\n"),
     );

@@ -138,6 +138,11 @@ export abstract class ServerProcess {
     return this.#child.pid;
   }
 
+  /** True while the process runs (not killed or stopped, not exited). */
+  get alive(): boolean {
+    return !this.#stopped && this.#exit === null;
+  }
+
   /** Waits until the server answers. */
   abstract waitReady(timeoutMs?: number): Promise<void>;
 
@@ -285,5 +290,54 @@ export class RedisServer extends ServerProcess {
   /** A client connected to this server. */
   client(db = 0): Promise<RedisClient> {
     return RedisClient.connect(this.addr, { password: this.password, db, tls: this.tls });
+  }
+}
+
+/** A redis-sentinel process started for a test, with its own config file (which it rewrites). */
+export class SentinelServer extends ServerProcess {
+  private constructor(port: number, dir: string) {
+    super("redis-sentinel", port, dir, [`${dir}/sentinel.conf`]);
+  }
+
+  /** Starts redis-sentinel on a free port, monitoring nothing, and waits until it answers. */
+  static start(): Promise<SentinelServer> {
+    return ServerProcess.launch(async (port) => {
+      const dir = await Deno.makeTempDir({ prefix: "codis-test-sentinel-" });
+      await Deno.writeTextFile(
+        `${dir}/sentinel.conf`,
+        [
+          `port ${port}`,
+          "bind 127.0.0.1",
+          `dir ${dir}`,
+          `logfile ${dir}/sentinel.log`,
+          "daemonize no",
+          "",
+        ].join("\n"),
+      );
+      return new SentinelServer(port, dir);
+    });
+  }
+
+  /** Waits until the sentinel answers PING, and checks that it is this process that answers. */
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    await waitFor(async () => {
+      this.assertAlive();
+      const c = await RedisClient.connect(this.addr, { connectTimeoutMs: 1000 });
+      try {
+        if (await c.call("PING") !== "PONG") return false;
+        const info = String(await c.call("INFO", "server"));
+        if (!/redis_mode:sentinel/.test(info)) throw new StopWaiting(`${this.addr} is not a sentinel`);
+        const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+        if (pid !== this.pid) throw new StopWaiting(`${this.addr} is served by process ${pid}, not ours (${this.pid})`);
+        return true;
+      } finally {
+        await c.close();
+      }
+    }, { timeoutMs, what: `redis-sentinel on ${this.addr}` });
+  }
+
+  /** A client of this sentinel. */
+  client(): Promise<RedisClient> {
+    return RedisClient.connect(this.addr);
   }
 }
