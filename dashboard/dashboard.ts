@@ -78,7 +78,9 @@ export class Dashboard implements DashboardApiHost {
     this.slots = new Slots(topom);
     this.scheduler = new SlotActionScheduler(topom, this.slots);
     this.proxyUsers = new ProxyUsers(topom.config);
-    this.sentinels = new Sentinels(topom);
+    this.sentinels = new Sentinels(topom, {
+      serverRolesChanged: (addrs) => addrs.forEach((addr) => this.syncActions.forget(addr)),
+    });
     this.groups = new Groups(topom, {
       migrationsRunning: () => this.scheduler.executors,
       forgetServer: (addr) => {

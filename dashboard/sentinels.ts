@@ -22,16 +22,24 @@ import { checkAddr, type Topom } from "./topom.ts";
 /** How long the INFO asking a server's run_id may take. */
 const RUN_ID_TIMEOUT_MS = 500;
 
+/** What the sentinel part needs from the rest of the dashboard. */
+export interface SentinelsHost {
+  /** A failover changed the servers' roles: what was noted about their replication is stale. */
+  serverRolesChanged(addrs: string[]): void;
+}
+
 /** The sentinel mutations and the watcher of one dashboard. */
 export class Sentinels {
   #t: Topom;
+  #host: SentinelsHost;
   #watcher: SentinelWatcher | null = null;
   #closed = false;
   /** Failovers the watcher applied to the stored groups. */
   switches = 0;
 
-  constructor(topom: Topom) {
+  constructor(topom: Topom, host: SentinelsHost) {
     this.#t = topom;
+    this.#host = host;
   }
 
   #admin(addr: string): SentinelAdmin {
@@ -241,6 +249,7 @@ export class Sentinels {
         [servers[0], servers[index]] = [servers[index], servers[0]];
         log.warn(`group-[${gid}] switched master to server[${index}] = ${servers[0].addr} (sentinels)`);
         await t.storeGroup({ ...g, servers, outOfSync: true });
+        this.#host.serverRolesChanged([servers[0].addr, servers[index].addr]);
         this.switches++;
       }
     }).catch((e) => log.warn(`sentinels: switching group masters failed: ${errorMessage(e)}`));

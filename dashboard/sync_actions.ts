@@ -32,7 +32,7 @@ export class SyncActions {
     return this.#notes.get(addr) ?? "";
   }
 
-  /** Forgets the note of a server that left the product. */
+  /** Forgets the note of a server (it left the product, or a failover changed its role). */
   forget(addr: string): void {
     this.#notes.delete(addr);
   }

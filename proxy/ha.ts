@@ -50,6 +50,11 @@ export class ProxyHa {
     return this.#servers;
   }
 
+  /** The watcher of the current sentinels (null when there are none). */
+  get watcher(): SentinelWatcher | null {
+    return this.#watcher;
+  }
+
   /** Each group's master as the sentinels last agreed (`gid → addr`). */
   get masters(): ReadonlyMap<number, string> {
     return this.#masters;

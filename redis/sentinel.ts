@@ -197,6 +197,23 @@ export async function runIdOf(addr: string, options: Partial<RedisClientOptions>
   }
 }
 
+/**
+ * Each group's master from the sentinels' answers: for every `<product>-<gid>` name, the master
+ * reported with the highest config-epoch (the first of equals). Other products' names are ignored.
+ */
+export function pickMasters(product: string, answers: readonly SentinelMaster[][]): Map<number, SentinelMaster> {
+  const best = new Map<number, SentinelMaster>();
+  for (const list of answers) {
+    for (const m of list) {
+      const gid = groupOfMasterName(product, m.name);
+      if (gid === null) continue;
+      const b = best.get(gid);
+      if (!b || m.epoch > b.epoch) best.set(gid, m);
+    }
+  }
+  return best;
+}
+
 // --- the watcher --------------------------------------------------------------------------------
 
 /** Options of a {@linkcode SentinelWatcher}. */
@@ -242,6 +259,8 @@ export class SentinelWatcher {
   #masters = new Map<number, SentinelMaster>();
   /** Refreshes a majority answered. */
   refreshes = 0;
+  /** Refreshes that fewer than a majority answered (nothing was switched). */
+  failedRefreshes = 0;
   /** `+switch-master` events seen for the product. */
   switchEvents = 0;
 
@@ -376,6 +395,7 @@ export class SentinelWatcher {
     if (this.#stopped) return true;
     const answered = answers.filter((a): a is SentinelMaster[] => a !== null);
     if (answered.length < this.majority) {
+      this.failedRefreshes++;
       this.#o.log(
         "warn",
         `sentinels: ${answered.length} of ${this.servers.length} answered (${why}), a majority is ${this.majority}: ` +
@@ -383,15 +403,7 @@ export class SentinelWatcher {
       );
       return false;
     }
-    const best = new Map<number, SentinelMaster>();
-    for (const list of answered) {
-      for (const m of list) {
-        const gid = groupOfMasterName(this.#o.product, m.name);
-        if (gid === null) continue;
-        const b = best.get(gid);
-        if (!b || m.epoch > b.epoch) best.set(gid, m);
-      }
-    }
+    const best = pickMasters(this.#o.product, answered);
     this.#masters = best;
     this.refreshes++;
     await this.#o.onMasters(new Map([...best].map(([gid, m]) => [gid, m.addr])));

@@ -100,14 +100,17 @@ export class HaCluster {
    * Waits until every sentinel monitors every group with its replica seen and the other
    * sentinels known: before that, a failover cannot reach a quorum.
    */
-  async waitSentinelsReady(timeoutMs = 60_000): Promise<void> {
+  async waitSentinelsReady(
+    gids: number[] = this.groups.map((_, i) => i + 1),
+    timeoutMs = 60_000,
+  ): Promise<void> {
     const others = this.sentinels.length - 1;
     await waitFor(async () => {
       for (const s of this.sentinels) {
         if (!s.alive) continue;
         const c = await s.client();
         try {
-          for (let gid = 1; gid <= this.groups.length; gid++) {
+          for (const gid of gids) {
             const name = sentinelMasterName(this.product, gid);
             const m = pairsToRecord(await c.call("SENTINEL", "MASTER", name));
             if (m.flags !== "master") return false;
@@ -124,7 +127,7 @@ export class HaCluster {
         }
       }
       return true;
-    }, { timeoutMs, intervalMs: 200, what: "every sentinel monitoring every group, with its replica and peers" });
+    }, { timeoutMs, intervalMs: 200, what: `every sentinel monitoring group ${gids}, with its replica and peers` });
   }
 
   /** Stops everything and removes the directories. */
@@ -312,59 +315,93 @@ export interface FailoverResult {
 /**
  * One iteration: writes to group `gid` through `proxyAddr`, SIGKILLs its master, waits until the
  * writes succeed again and every proxy and the dashboard have switched, restarts the old master
- * and waits until it is a replica of the new one, then checks every key's last acknowledged value.
+ * (it comes back empty, as a master, until the sentinels turn it into a replica: reads through the
+ * proxies must never see it), writes on, then reads every key back through another proxy.
+ * `rejoined` resolves once the old master replicates from the new one and the sentinels are
+ * ready for the group's next failover.
  */
-export async function failoverOnce(cluster: HaCluster, gid: number, proxyAddr: string): Promise<FailoverResult> {
+export async function failoverOnce(
+  cluster: HaCluster,
+  gid: number,
+  proxyAddr: string,
+): Promise<{ result: FailoverResult; rejoined: Promise<void> }> {
   const oldMaster = await cluster.storedMaster(gid);
   const victim = cluster.server(oldMaster);
   const keys = cluster.keysOf(gid, 200, `fo${Date.now()}`);
   const writer = new Writer(proxyAddr, keys, `w${gid}`);
-  // Some writes before the kill.
-  await waitFor(() => writer.records.filter((r) => r.ok).length >= 50, { what: "writes before the kill" });
-  const killedAt = performance.now();
-  await victim.kill("SIGKILL");
-  // Writes resume once the proxy has switched.
-  const resumed = await waitFor(() => {
-    const failedIndex = writer.records.findIndex((r) => !r.ok && r.sent >= killedAt);
-    if (failedIndex < 0) return writer.records.some((r) => r.ok && r.sent > killedAt + 100) ? killedAt : false;
-    const good = writer.records.slice(failedIndex).find((r) => r.ok);
-    return good ? good.done : false;
-  }, { timeoutMs: 60_000, intervalMs: 20, what: `writes to group ${gid} resuming after its master was killed` });
-  // Every proxy and the dashboard follow.
-  const newMaster = await waitFor(async () => {
-    const m = await cluster.storedMaster(gid);
-    return m !== oldMaster ? m : false;
-  }, { timeoutMs: 30_000, what: `the dashboard recording group ${gid}'s new master` });
-  for (const p of cluster.proxies) {
-    await waitFor(async () => {
-      const o = await p.overview();
-      const slots = (o?.slots ?? []) as { backend_addr_group_id?: number; backend_addr?: string }[];
-      const mine = slots.filter((s) => s.backend_addr_group_id === gid);
-      return mine.length > 0 && mine.every((s) => s.backend_addr === newMaster);
-    }, { timeoutMs: 30_000, what: `proxy ${p.addr} routing group ${gid} to ${newMaster}` });
+  let records: WriteRecord[] = [];
+  try {
+    await waitFor(() => writer.records.filter((r) => r.ok).length >= 50, { what: "writes before the kill" });
+    const killedAt = performance.now();
+    await victim.kill("SIGKILL");
+    // Writes resume once the proxy has switched.
+    const resumed = await waitFor(() => {
+      const failedIndex = writer.records.findIndex((r) => !r.ok && r.sent >= killedAt);
+      if (failedIndex < 0) return false;
+      const good = writer.records.slice(failedIndex).find((r) => r.ok);
+      return good ? good.done : false;
+    }, { timeoutMs: 60_000, intervalMs: 10, what: `writes to group ${gid} resuming after its master was killed` });
+    // Every proxy and the dashboard follow.
+    const newMaster = await waitFor(async () => {
+      const m = await cluster.storedMaster(gid);
+      return m !== oldMaster ? m : false;
+    }, { timeoutMs: 30_000, what: `the dashboard recording group ${gid}'s new master` });
+    for (const p of cluster.proxies) {
+      await waitFor(async () => {
+        const o = await p.overview();
+        const slots = (o?.slots ?? []) as {
+          backend_addr_group_id?: number;
+          backend_addr?: string;
+          switched?: boolean;
+        }[];
+        const mine = slots.filter((s) => s.backend_addr_group_id === gid);
+        return mine.length > 0 && mine.every((s) => s.backend_addr === newMaster && s.switched === true);
+      }, { timeoutMs: 30_000, what: `proxy ${p.addr} routing group ${gid} to ${newMaster}, switched` });
+    }
+    // The old master comes back (empty: no persistence) while writes go on.
+    await victim.restart();
+    const restartedAt = performance.now();
+    await waitFor(() => writer.records.filter((r) => r.ok && r.sent > restartedAt).length >= 100, {
+      what: "writes after the old master came back",
+    });
+    records = await writer.stop();
+    const reader = cluster.proxies.find((p) => p.addr !== proxyAddr)?.addr ?? proxyAddr;
+    const { lost, lostAfterSwitch } = await countLost(reader, records, resumed);
+    const rejoined = (async () => {
+      await waitFor(async () => await replicaOf(victim) === newMaster, {
+        timeoutMs: 90_000,
+        what: `the old master ${oldMaster} coming back as a replica of ${newMaster}`,
+      });
+      await cluster.waitSentinelsReady([gid], 90_000);
+    })();
+    rejoined.catch(() => {}); // awaited by the caller; never an unhandled rejection meanwhile
+    return {
+      result: {
+        gid,
+        oldMaster,
+        newMaster,
+        outageMs: Math.round(resumed - killedAt),
+        writes: records.length,
+        failed: records.filter((r) => !r.ok).length,
+        lost,
+        lostAfterSwitch,
+      },
+      rejoined,
+    };
+  } finally {
+    await writer.stop();
   }
-  const switchedAt = performance.now();
-  // More writes after the switch, then the old master comes back.
-  await waitFor(() => writer.records.filter((r) => r.ok && r.sent > switchedAt).length >= 50, {
-    what: "writes after the switch",
-  });
-  await victim.restart();
-  await waitFor(async () => await replicaOf(victim) === newMaster, {
-    timeoutMs: 60_000,
-    what: `the old master ${oldMaster} coming back as a replica of ${newMaster}`,
-  });
-  await waitFor(async () => {
-    const info = parseInfo(String(await onServer(victim, "INFO", "replication")));
-    return info.master_link_status === "up";
-  }, { timeoutMs: 60_000, what: `${oldMaster} replicating from ${newMaster}` });
-  await waitFor(() => writer.records.filter((r) => r.ok && r.sent > switchedAt).length >= 100, {
-    what: "writes while the old master rejoins",
-  });
-  const records = await writer.stop();
-  await cluster.waitSentinelsReady();
+}
 
-  // Each key must read back as its last acknowledged value, or as a later write whose answer was
-  // lost (a timed-out write may have been applied).
+/**
+ * Reads every written key back through `proxyAddr`: each must hold its last acknowledged value,
+ * or a later write whose answer was lost (a timed-out write may have been applied).
+ */
+async function countLost(
+  proxyAddr: string,
+  records: WriteRecord[],
+  resumed: number,
+): Promise<{ lost: number; lostAfterSwitch: number }> {
   const lastOk = new Map<string, number>();
   records.forEach((r, i) => {
     if (r.ok) lastOk.set(r.key, i);
@@ -385,14 +422,66 @@ export async function failoverOnce(cluster: HaCluster, gid: number, proxyAddr: s
   } finally {
     await client.close();
   }
-  return {
-    gid,
-    oldMaster,
-    newMaster,
-    outageMs: Math.round(resumed - killedAt),
-    writes: records.length,
-    failed: records.filter((r) => !r.ok).length,
-    lost,
-    lostAfterSwitch,
+  return { lost, lostAfterSwitch };
+}
+
+/**
+ * Redis's sentinel test loop: `iterations` times, a random group's master is killed under writes
+ * and restarted (see {@linkcode failoverOnce}); a group is chosen again only once its old master
+ * has rejoined. `onResult` sees each iteration's figures as they come.
+ */
+export async function failoverLoop(
+  cluster: HaCluster,
+  iterations: number,
+  onResult: (i: number, r: FailoverResult) => void = () => {},
+  random: () => number = Math.random,
+): Promise<FailoverResult[]> {
+  const ready = new Map<number, Promise<void>>();
+  const results: FailoverResult[] = [];
+  try {
+    const order = groupOrder(cluster.groups.length, iterations, random);
+    for (let i = 0; i < iterations; i++) {
+      const gid = order[i];
+      await ready.get(gid);
+      const proxy = cluster.proxies[i % cluster.proxies.length];
+      const { result, rejoined } = await failoverOnce(cluster, gid, proxy.addr);
+      results.push(result);
+      onResult(i, result);
+      ready.set(gid, rejoined);
+    }
+  } finally {
+    await Promise.allSettled(ready.values());
+  }
+  for (const p of ready.values()) await p;
+  return results;
+}
+
+/**
+ * `count` group ids in random order, each round a shuffle of all the groups, never the same group
+ * twice in a row (its old master needs time to rejoin).
+ */
+function groupOrder(groups: number, count: number, random: () => number): number[] {
+  const out: number[] = [];
+  while (out.length < count) {
+    const round = Array.from({ length: groups }, (_, i) => i + 1);
+    for (let i = round.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [round[i], round[j]] = [round[j], round[i]];
+    }
+    if (groups > 1 && round[0] === out.at(-1)) [round[0], round[1]] = [round[1], round[0]];
+    out.push(...round);
+  }
+  return out.slice(0, count);
+}
+
+/** A seeded generator for repeatable choices (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
