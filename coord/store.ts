@@ -13,7 +13,7 @@
  * @module
  */
 
-import { type CoordClient, StoreError } from "./client.ts";
+import { type CoordClient, type EphemeralNode, StoreError } from "./client.ts";
 import {
   groupFromJson,
   type GroupModel,
@@ -38,6 +38,7 @@ import { MAX_SLOT_NUM } from "../redis/slot_hash.ts";
 import { isValidProductName } from "../utils/xauth.ts";
 import { fromUtf8, utf8 } from "../utils/bytes.ts";
 import { toCodisJson } from "../utils/json.ts";
+import { hostName } from "../utils/process_info.ts";
 
 export const CODIS_DIR = "/codis3";
 export const JODIS_DIR = "/jodis";
@@ -54,6 +55,21 @@ export interface StoredProxy {
 }
 
 /** The dashboard's lock is held by someone else. */
+/**
+ * True when `holder` (a lock's record) names a process of this host that is no longer running:
+ * its `sys` (`uname -a`) names this host, and no process has its pid.
+ */
+export function isStaleOnThisHost(holder: TopomModel): boolean {
+  const host = holder.sys.split(" ")[1] ?? "";
+  if (!host || host !== hostName()) return false;
+  try {
+    Deno.statSync(`/proc/${holder.pid}`);
+    return false;
+  } catch {
+    return Deno.build.os === "linux";
+  }
+}
+
 export class LockedError extends Error {
   readonly holder: TopomModel | null;
   constructor(message: string, holder: TopomModel | null) {
@@ -66,6 +82,7 @@ export class LockedError extends Error {
 export class ProductStore {
   readonly client: CoordClient;
   readonly product: string;
+  #lock: EphemeralNode | null = null;
 
   constructor(client: CoordClient, product: string) {
     if (!isValidProductName(product)) {
@@ -111,23 +128,62 @@ export class ProductStore {
 
   // --- the dashboard's lock --------------------------------------------------------------------
 
-  /** Takes the product's lock for a dashboard; fails with LockedError naming the holder. */
+  /**
+   * Takes the product's lock for a dashboard; fails with LockedError naming the holder. On etcd
+   * and ZooKeeper the lock is an ephemeral node (a lease, a session): it goes away by itself when
+   * its holder dies, after the store's session timeout; {@linkcode lockLost} tells when that
+   * happened to this holder. On the filesystem it stays until released (it names the holder's
+   * pid and host, see {@linkcode isStaleOnThisHost}).
+   */
   async acquire(topom: TopomModel): Promise<void> {
-    if (await this.client.createIfAbsent(this.lockPath, encode(topomToJson(topom)))) return;
+    const data = encode(topomToJson(topom));
+    if (this.client.backend === "filesystem") {
+      if (await this.client.createIfAbsent(this.lockPath, data)) return;
+    } else {
+      try {
+        this.#lock = await this.client.createEphemeral(this.lockPath, data);
+        return;
+      } catch (e) {
+        if (!(e instanceof StoreError && e.code === "exists")) throw e;
+      }
+    }
     const holder = await this.loadTopom().catch(() => null);
     const who = holder
       ? `dashboard ${holder.adminAddr} (pid ${holder.pid}, started ${holder.startTime})`
       : "another dashboard";
+    const stale = holder && isStaleOnThisHost(holder)
+      ? ` Its process ${holder.pid} is not running on this host: the lock is stale.`
+      : "";
     throw new LockedError(
-      `product "${this.product}" is locked by ${who}: ${this.lockPath} exists in ${this.client.backend} ${this.client.addr}. ` +
-        `If that dashboard is dead, remove the lock (codis-admin --remove-lock, or codis-dashboard --remove-lock).`,
+      `product "${this.product}" is locked by ${who}: ${this.lockPath} exists in ${this.client.backend} ${this.client.addr}.${stale} ` +
+        `If that dashboard is dead, remove the lock (codis-admin --remove-lock, or codis-dashboard --remove-lock), ` +
+        `or start this one with --standby to take over when the lock is free.`,
       holder,
     );
   }
 
-  /** Deletes the lock (no error if there is none). */
-  async release(): Promise<void> {
+  /** Settles when the ephemeral lock this store took is lost (null: none held, or on the filesystem). */
+  get lockLost(): Promise<Error> | null {
+    return this.#lock?.lost ?? null;
+  }
+
+  /**
+   * Deletes the stale lock of `holder` (a filesystem lock whose process is gone), unless the lock
+   * changed meanwhile; true when it was deleted.
+   */
+  async removeStaleLock(holder: TopomModel): Promise<boolean> {
+    const now = await this.loadTopom().catch(() => null);
+    if (!now || now.token !== holder.token || now.pid !== holder.pid) return false;
     await this.client.delete(this.lockPath);
+    return true;
+  }
+
+  /** Deletes the lock (no error if there is none): this store's own, or another's (`--remove-lock`). */
+  async release(): Promise<void> {
+    const own = this.#lock;
+    this.#lock = null;
+    if (own) await own.remove();
+    else await this.client.delete(this.lockPath);
   }
 
   /** The dashboard's record, or null when no dashboard holds the lock. */

@@ -19,6 +19,8 @@ export interface DashboardConfig {
   /** The secret that admin API changes need (xauth derived from it, or a Bearer header); "" = loopback only. */
   adminAuth: string;
   adminAddr: string;
+  /** How long the lock outlives a dashboard that died (etcd lease, ZooKeeper session). */
+  lockTimeout: number;
   /** Reach the servers over TLS. */
   backendTls: boolean;
   /** PEM file of the authority that signed the servers' certificates ("" = the system's). */
@@ -49,6 +51,7 @@ export const DEFAULT_DASHBOARD_CONFIG: Readonly<DashboardConfig> = {
   productAuth: "",
   adminAuth: "",
   adminAddr: "0.0.0.0:18080",
+  lockTimeout: 10_000,
   backendTls: false,
   backendTlsCa: "",
   proxyAclUser: "codis-proxy",
@@ -100,6 +103,13 @@ export const DASHBOARD_CONFIG_FIELDS: readonly F[] = [
   },
   { key: "product_auth", prop: "productAuth", kind: "string", doc: "Password of the Redis servers.", secret: true },
   { key: "admin_addr", prop: "adminAddr", kind: "string", doc: "Set bind address for admin(rpc), tcp only." },
+  {
+    key: "lock_timeout",
+    prop: "lockTimeout",
+    kind: "duration",
+    doc: "etcd/ZooKeeper: the product's lock is a lease/session node that outlives a dashboard that died by\n" +
+      "this long; a dashboard started with --standby takes over then. (The filesystem lock stays until removed.)",
+  },
   {
     key: "backend_tls",
     prop: "backendTls",
@@ -221,6 +231,7 @@ export function validateDashboardConfig(c: DashboardConfig): DashboardConfig {
     ["migrationAsyncMaxbytes", "migration_async_maxbytes"],
     ["migrationAsyncNumkeys", "migration_async_numkeys"],
     ["migrationTimeout", "migration_timeout"],
+    ["lockTimeout", "lock_timeout"],
     ["sentinelClientTimeout", "sentinel_client_timeout"],
     ["sentinelQuorum", "sentinel_quorum"],
     ["sentinelParallelSyncs", "sentinel_parallel_syncs"],

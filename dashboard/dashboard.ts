@@ -18,10 +18,10 @@ import {
   topomToJson,
 } from "../coord/models.ts";
 import { openClient } from "../coord/open.ts";
-import { ProductStore } from "../coord/store.ts";
+import { isStaleOnThisHost, LockedError, ProductStore } from "../coord/store.ts";
 import { advertisedAddr, formatAddr, parseAddr } from "../utils/addr.ts";
 import { serveApi } from "../utils/http.ts";
-import { Loop } from "../utils/async.ts";
+import { delay, Loop } from "../utils/async.ts";
 import { errorMessage } from "../utils/errors.ts";
 import { log } from "../utils/log.ts";
 import { goTimeString, unameAll } from "../utils/process_info.ts";
@@ -46,6 +46,12 @@ export interface DashboardOptions {
   hostAdmin?: string;
   /** Delete a stale lock first (`--remove-lock`). */
   removeLock?: boolean;
+  /**
+   * Wait for the lock instead of failing when another dashboard holds it (`--standby`), and take
+   * over when it is free: the holder shut down, or died and its lease/session lapsed (etcd,
+   * ZooKeeper), or died on this host (filesystem: its pid is gone).
+   */
+  standby?: boolean;
   /** How long one store operation may take. */
   storeTimeoutMs?: number;
 }
@@ -64,6 +70,8 @@ export class Dashboard implements DashboardApiHost {
   /** The proxies' ACL user on every server. */
   readonly proxyUsers: ProxyUsers;
   readonly client: CoordClient;
+  /** True when the dashboard closed because its lock was lost (its lease or session lapsed). */
+  lostLock = false;
   #syncLoop: Loop | null = null;
   #server: Deno.HttpServer | null = null;
   #closing: Promise<void> | null = null;
@@ -188,6 +196,32 @@ export class Dashboard implements DashboardApiHost {
   }
 }
 
+/** How often a standby dashboard looks at the lock. */
+const STANDBY_POLL_MS = 250;
+
+/** Takes the lock; a standby waits for it (and takes a stale filesystem lock of this host). */
+async function takeLock(store: ProductStore, model: TopomModel, standby: boolean): Promise<void> {
+  let waiting = "";
+  for (;;) {
+    try {
+      await store.acquire(model);
+      if (waiting) log.warn(`standby: took the lock ${store.lockPath} (was held by ${waiting}): taking over`);
+      return;
+    } catch (e) {
+      if (!standby || !(e instanceof LockedError)) throw e;
+      const holder = e.holder;
+      const who = holder ? `${holder.adminAddr} pid ${holder.pid}` : "another dashboard";
+      if (holder && store.client.backend === "filesystem" && isStaleOnThisHost(holder)) {
+        if (await store.removeStaleLock(holder)) log.warn(`standby: removed the stale lock of ${who} (process gone)`);
+        continue;
+      }
+      if (waiting !== who) log.info(`standby: the lock ${store.lockPath} is held by ${who}; waiting for it`);
+      waiting = who;
+      await delay(STANDBY_POLL_MS);
+    }
+  }
+}
+
 /**
  * Opens the store, takes the product's lock (refusing clearly if another dashboard holds it),
  * loads the state, serves the API and starts the loops.
@@ -197,6 +231,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const client = await openClient(config.coordinatorName, config.coordinatorAddr, {
     auth: config.coordinatorAuth,
     timeoutMs: options.storeTimeoutMs ?? 30_000,
+    sessionTimeoutMs: config.lockTimeout,
   });
   let app: Hono | null = null;
   let server: Deno.HttpServer | null = null;
@@ -225,7 +260,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       await store.release();
       log.warn(`removed the lock ${store.lockPath} (--remove-lock)`);
     }
-    await store.acquire(model);
+    await takeLock(store, model, options.standby ?? false);
     const topom = new Topom(config, store, model);
     try {
       await topom.load();
@@ -237,6 +272,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     dashboard.server = server;
     app = dashboardApp(dashboard);
     dashboard.startLoops();
+    void store.lockLost?.then((e) => {
+      if (dashboard.topom.closed) return;
+      log.error(`lost the lock ${store.lockPath} (${errorMessage(e)}): another dashboard may take over, closing`);
+      dashboard.lostLock = true;
+      void dashboard.close();
+    });
     if (!config.adminAuth) {
       log.warn(
         "admin_auth is not set: the REST API accepts changes only from clients on this machine " +

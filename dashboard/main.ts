@@ -27,7 +27,7 @@ import { startDashboard } from "./dashboard.ts";
 const USAGE = `Usage:
     codis-dashboard [--ncpu=N] [--config=CONF] [--log=FILE] [--log-level=LEVEL] [--host-admin=ADDR]
                     [--pidfile=FILE] [--zookeeper=ADDR|--etcd=ADDR|--filesystem=ROOT]
-                    [--product_name=NAME] [--product_auth=AUTH] [--remove-lock]
+                    [--product_name=NAME] [--product_auth=AUTH] [--remove-lock] [--standby]
     codis-dashboard --default-config
     codis-dashboard --version
 
@@ -40,6 +40,9 @@ Options:
     --zookeeper, --etcd, --filesystem   the coordinator (overrides coordinator_name/addr).
     --product_name, --product_auth      override dashboard.toml.
     --remove-lock               delete the product's lock first (only when the old dashboard is dead).
+    --standby                   if another dashboard holds the lock, wait and take over when it is free
+                                (etcd/ZooKeeper: lock_timeout after the holder died; filesystem: when
+                                the holder's process on this host is gone).
     --pidfile=FILE              write the process id to FILE.
 `;
 
@@ -53,6 +56,7 @@ async function main(args: string[]): Promise<number> {
     "product_name": { type: "string" },
     "product_auth": { type: "string" },
     "remove-lock": { type: "boolean" },
+    "standby": { type: "boolean" },
   });
   noPositionals(positionals);
   if (handleCommonFlags(flags, USAGE, defaultDashboardToml)) return 0;
@@ -78,6 +82,7 @@ async function main(args: string[]): Promise<number> {
     config,
     hostAdmin: flags["host-admin"],
     removeLock: flags["remove-lock"] ?? false,
+    standby: flags.standby ?? false,
   });
   const removePid = flags.pidfile ? writePidFile(flags.pidfile) : () => {};
   const stop = () => void dashboard.close();
@@ -87,6 +92,10 @@ async function main(args: string[]): Promise<number> {
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
   removePid();
+  if (dashboard.lostLock) {
+    log.error("dashboard is exiting: it lost the product's lock");
+    return 1;
+  }
   log.info("dashboard is exiting");
   return 0;
 }
