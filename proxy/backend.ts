@@ -15,7 +15,7 @@ import { ReadBuffer } from "../redis/read_buffer.ts";
 import { exchange } from "../redis/redis_client.ts";
 import { RespError } from "../redis/resp_value.ts";
 import { RESP_BULK, RESP_ERROR } from "../redis/resp_types.ts";
-import { dial, type TlsClientOptions } from "../utils/net.ts";
+import { closeQuietly, dial, type TlsClientOptions } from "../utils/net.ts";
 import { Fifo } from "../utils/fifo.ts";
 import { log } from "../utils/log.ts";
 import { clock } from "./stats.ts";
@@ -228,7 +228,7 @@ export class BackendConn {
       return;
     }
     if (generation !== this.#generation || this.#state === "closed") {
-      conn.close();
+      closeQuietly(conn);
       return;
     }
     // Log in and select the database before anything queued goes out.
@@ -239,11 +239,11 @@ export class BackendConn {
       failure = `login to ${this.addr} failed: ${errorMessage(e)}`;
     }
     if (!this.#isCurrent(generation)) {
-      conn.close();
+      closeQuietly(conn);
       return;
     }
     if (failure) {
-      conn.close();
+      closeQuietly(conn);
       this.#broken(failure);
       return;
     }
@@ -370,11 +370,7 @@ export class BackendConn {
     this.#flushScheduled = false;
     this.#written = 0;
     if (this.#conn) {
-      try {
-        this.#conn.close();
-      } catch {
-        // already closed
-      }
+      closeQuietly(this.#conn);
       this.#conn = null;
     }
     this.#out.clear(this.#options.sendBufsize);

@@ -2,10 +2,11 @@
  * README command 1: a local cluster set up the way Codis's tutorial does it, every step through
  * our programs: a filesystem store, codis-dashboard, one codis-proxy that comes online by itself,
  * two groups of a master and a replica (the replicas synced), slots 0-511 on group 1 and
- * 512-1023 on group 2, all through codis-admin. Ctrl-C stops everything it started.
+ * 512-1023 on group 2, and three redis-sentinels watching the groups (a killed master fails over),
+ * all through codis-admin. Ctrl-C stops everything it started.
  *
  * Usage: scripts/cluster [--dir=DIR] [--proxy-port=19000] [--admin-port=11080]
- *                        [--dashboard-port=18080] [--redis-port=16379]
+ *                        [--dashboard-port=18080] [--redis-port=16379] [--sentinel-port=26379]
  *
  * @module
  */
@@ -23,6 +24,7 @@ const { values: flags } = parseArgs({
     "admin-port": { type: "string", default: "11080" },
     "dashboard-port": { type: "string", default: "18080" },
     "redis-port": { type: "string", default: "16379" },
+    "sentinel-port": { type: "string", default: "26379" },
   },
 });
 
@@ -33,6 +35,7 @@ const proxyPort = Number(flags["proxy-port"]);
 const adminPort = Number(flags["admin-port"]);
 const dashboardPort = Number(flags["dashboard-port"]);
 const redisPorts = [0, 1, 2, 3].map((i) => Number(flags["redis-port"]) + i);
+const sentinelPorts = [0, 1, 2].map((i) => Number(flags["sentinel-port"]) + i);
 
 function portFree(port: number): boolean {
   try {
@@ -42,10 +45,11 @@ function portFree(port: number): boolean {
     return false;
   }
 }
-for (const p of [proxyPort, adminPort, dashboardPort, ...redisPorts]) {
+for (const p of [proxyPort, adminPort, dashboardPort, ...redisPorts, ...sentinelPorts]) {
   if (!portFree(p)) {
     console.error(
-      `cluster: port ${p} is in use; pick others with --proxy-port, --admin-port, --dashboard-port, --redis-port`,
+      `cluster: port ${p} is in use; pick others with --proxy-port, --admin-port, --dashboard-port, --redis-port, ` +
+        `--sentinel-port`,
     );
     Deno.exit(1);
   }
@@ -71,7 +75,11 @@ async function stopAll(code: number): Promise<never> {
   Deno.exit(code);
 }
 
-function start(name: string, cmd: string, args: string[], logFile: string): Deno.ChildProcess {
+/**
+ * Starts a child whose output goes to `logFile`. When an essential one (the dashboard, the proxy)
+ * exits, everything stops; a Redis server or a sentinel may die (that is what the sentinels are for).
+ */
+function start(name: string, cmd: string, args: string[], logFile: string, essential = true): Deno.ChildProcess {
   const child = new Deno.Command(cmd, {
     args,
     stdin: "null",
@@ -83,10 +91,9 @@ function start(name: string, cmd: string, args: string[], logFile: string): Deno
   void child.stderr.pipeTo(Deno.openSync(logFile, { append: true }).writable).catch(() => {});
   children.push({ name, child });
   child.status.then((s) => {
-    if (!stopping) {
-      console.error(`cluster: ${name} exited (code ${s.code}); see ${logFile}`);
-      void stopAll(1);
-    }
+    if (stopping) return;
+    console.error(`cluster: ${name} exited (code ${s.code}); see ${logFile}`);
+    if (essential) void stopAll(1);
   });
   return child;
 }
@@ -118,9 +125,21 @@ for (const port of redisPorts) {
     `${d}/redis.conf`,
     [`port ${port}`, "bind 127.0.0.1", `dir ${d}`, 'save ""', "appendonly no", ""].join("\n"),
   );
-  start(`redis-server ${port}`, "redis-server", [`${d}/redis.conf`], `${d}/redis.log`);
+  start(`redis-server ${port}`, "redis-server", [`${d}/redis.conf`], `${d}/redis.log`, false);
 }
 await Promise.all(addrs.map(waitRedis));
+const sentinels = sentinelPorts.map((p) => `127.0.0.1:${p}`);
+for (const port of sentinelPorts) {
+  const d = `${dir}/sentinel-${port}`;
+  await Deno.mkdir(d, { recursive: true });
+  // Sentinels rewrite their config file with what they learn.
+  await Deno.writeTextFile(
+    `${d}/sentinel.conf`,
+    [`port ${port}`, "bind 127.0.0.1", `dir ${d}`, `logfile ${d}/sentinel.log`, ""].join("\n"),
+  );
+  start(`redis-sentinel ${port}`, "redis-sentinel", [`${d}/sentinel.conf`], `${d}/sentinel.out`, false);
+}
+await Promise.all(sentinels.map(waitRedis));
 
 // The admin secret of this cluster: the dashboard and the proxy need it for every change.
 const adminAuth = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0"))
@@ -136,6 +155,8 @@ await Deno.writeTextFile(
     'product_name = "codis-demo"',
     `admin_addr = "${dashboardAddr}"`,
     `admin_auth = "${adminAuth}"`,
+    "# A killed master fails over after 5 s here (Codis's default is 30s).",
+    'sentinel_down_after = "5s"',
     "",
   ].join("\n"),
 );
@@ -212,6 +233,9 @@ for (let i = 0;; i++) {
   }
   await delay(100);
 }
+// Codis's tutorial ends with the sentinels: each added, then told to monitor every group.
+for (const addr of sentinels) await admin("--sentinel-add", `--addr=${addr}`);
+await admin("--sentinel-resync");
 console.log(await admin("--group-status"));
 await waitRedis(`127.0.0.1:${proxyPort}`);
 
@@ -246,6 +270,7 @@ Local Codis cluster is up (store, data and logs in ${dir}):
   group 1:   master ${master1}, replica ${replica1}   slots 0-511
   group 2:   master ${master2}, replica ${replica2}   slots 512-1023
   proxy:     127.0.0.1:${proxyPort}   (admin API http://127.0.0.1:${adminPort}/proxy)
+  sentinels: ${sentinels.join(", ")}   (a master that stays down 5 s is replaced by its replica)
 
 Connect with:
   redis-cli -p ${proxyPort}

@@ -65,3 +65,12 @@ export async function dial(addr: string, options: DialOptions): Promise<Deno.Con
 export function readCaCerts(file: string): string[] {
   return file ? [Deno.readTextFileSync(file)] : [];
 }
+
+/** Closes `conn`, ignoring that it is closed already (a timed-out handshake closes it too). */
+export function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // closed already
+  }
+}

@@ -133,6 +133,38 @@ Deno.test("a wrong product_auth gives clients a clear error naming the backend",
   }
 });
 
+Deno.test("a server that accepts but never answers the login: clients get an error, the proxy lives on", async () => {
+  // A frozen Redis (SIGSTOP), as a master that hangs before its sentinels fail it over.
+  const frozen = await RedisServer.start();
+  const { startProxy } = await import("../../proxy/proxy.ts");
+  const { DEFAULT_PROXY_CONFIG } = await import("../../proxy/config.ts");
+  const proxy = await startProxy({
+    config: { ...DEFAULT_PROXY_CONFIG, proxyAddr: "127.0.0.1:0", adminAddr: "127.0.0.1:0", productAuth: "secret" },
+    fillSlots: [{ ...offlineSlot(289), backendAddr: frozen.addr }],
+  });
+  const pid = frozen.pid;
+  Deno.kill(pid, "SIGSTOP");
+  try {
+    const c = await RedisClient.connect(proxy.model.proxyAddr, { timeoutMs: 30_000 });
+    try {
+      // The login times out (the handshake closes its connection); the request fails with the reason.
+      const reply = await c.send(["GET", "foo"]);
+      assert.match(String(reply), /backend conn failure, login to 127\.0\.0\.1:\d+ failed: no reply to AUTH within/);
+      assert.ok(!proxy.closed);
+      // Still serving (a crash here used to take the whole proxy down).
+      const res = await fetch(`http://${proxy.model.adminAddr}/proxy/model`);
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    } finally {
+      await c.close();
+    }
+  } finally {
+    Deno.kill(pid, "SIGCONT");
+    await proxy.close();
+    await frozen.stop();
+  }
+});
+
 Deno.test("a graceful shutdown answers requests already in flight", async () => {
   const cluster = await startCluster({ groups: 1 });
   const c = await cluster.client();
