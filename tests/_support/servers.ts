@@ -166,9 +166,12 @@ export abstract class ServerProcess {
     await this.waitReady();
   }
 
+  /** The signal {@linkcode stop} sends. */
+  protected stopSignal: Deno.Signal = "SIGTERM";
+
   /** Stops the server and removes its directory. */
   async stop(): Promise<void> {
-    await this.kill("SIGTERM");
+    await this.kill(this.stopSignal);
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
   }
 
