@@ -24,6 +24,11 @@ export const OpStatsJsonSchema = v.object({
   usecs_percall: v.number(),
   fails: v.number(),
   redis_errtype: v.number(),
+  /** Latency percentiles and the maximum, in microseconds (from per-command histograms). */
+  p50: v.optional(v.number()),
+  p99: v.optional(v.number()),
+  p999: v.optional(v.number()),
+  max: v.optional(v.number()),
 });
 
 /** The proxy's stats (`/api/proxy/stats/:xauth[/:flags]`, `/proxy/stats`). */

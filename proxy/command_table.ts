@@ -53,7 +53,8 @@ export type SpecialCommand =
   | "RESET"
   | "CLIENT"
   | "SLOTSMAPPING"
-  | "SLOTSHASHKEY";
+  | "SLOTSHASHKEY"
+  | "SLOWLOG";
 
 /** One command of the table. */
 export interface CommandInfo {
@@ -385,7 +386,7 @@ const TABLE: Record<string, Entry> = {
   SCRIPT: blocked(WHY_ADMIN),
   SHUTDOWN: blocked(WHY_ADMIN),
   SLAVEOF: blocked(WHY_ADMIN),
-  SLOWLOG: blocked(WHY_ADMIN),
+  SLOWLOG: { flags: R, keys: NONE, special: "SLOWLOG" },
   SYNC: blocked(WHY_ADMIN),
   TIME: blocked(WHY_ADMIN),
 

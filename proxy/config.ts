@@ -83,6 +83,10 @@ export interface ProxyConfig {
   metricsReportStatsdServer: string;
   metricsReportStatsdPeriod: number;
   metricsReportStatsdPrefix: string;
+  /** Requests slower than this (µs, arrival to reply) go to the slow log; negative = off. */
+  slowlogLogSlowerThan: number;
+  /** Most entries kept in the slow log. */
+  slowlogMaxLen: number;
 }
 
 /** Codis 3.2's defaults. */
@@ -141,6 +145,8 @@ export const DEFAULT_PROXY_CONFIG: Readonly<ProxyConfig> = {
   metricsReportStatsdServer: "",
   metricsReportStatsdPeriod: 1_000,
   metricsReportStatsdPrefix: "",
+  slowlogLogSlowerThan: 10_000,
+  slowlogMaxLen: 128,
 };
 
 type F = ConfigField<ProxyConfig>;
@@ -464,6 +470,14 @@ export const PROXY_CONFIG_FIELDS: readonly F[] = [
     kind: "string",
     doc: "Prefix of the statsd keys.",
   },
+  {
+    key: "slowlog_log_slower_than",
+    prop: "slowlogLogSlowerThan",
+    kind: "int",
+    doc: "Slow log (SLOWLOG GET|LEN|RESET through the proxy): requests that take at least this many microseconds\n" +
+      "from their arrival to their reply, as Redis's setting (0 = every request, negative = off).",
+  },
+  { key: "slowlog_max_len", prop: "slowlogMaxLen", kind: "int", doc: "Most entries the slow log keeps." },
 ];
 
 const HEADER = `
@@ -504,6 +518,7 @@ export function validateProxyConfig(c: ProxyConfig): ProxyConfig {
   if (c.backendReplicaParallel < 0) throw bad("backend_replica_parallel", "is negative");
   if (c.backendNumberDatabases < 1) throw bad("backend_number_databases", "must be at least 1");
   if (c.sessionMaxPipeline < 0) throw bad("session_max_pipeline", "is negative");
+  if (c.slowlogMaxLen < 0) throw bad("slowlog_max_len", "is negative");
   if (!c.proxyTlsCert !== !c.proxyTlsKey) throw bad("proxy_tls_cert", "and proxy_tls_key go together");
   if (c.proxyTlsCert && c.protoType === "unix") throw bad("proxy_tls_cert", "needs a tcp proto_type");
   if (c.sessionOutputSoftLimit < 0) throw bad("session_output_soft_limit", "is negative");

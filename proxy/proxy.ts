@@ -27,6 +27,7 @@ import { ProxyHa } from "./ha.ts";
 import { Jodis, jodisPath } from "./jodis.ts";
 import { MetricsReporters, type MetricsSource } from "./metrics.ts";
 import { Router } from "./router.ts";
+import { SlowLog } from "./slowlog.ts";
 import { Session, type SessionHost } from "./session.ts";
 import { ProxyStats } from "./stats.ts";
 
@@ -52,6 +53,7 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
   readonly config: ProxyConfig;
   readonly router: Router;
   readonly stats = new ProxyStats();
+  readonly slowlog: SlowLog;
   readonly model: ProxyModel;
   /** The key of this proxy's admin API. */
   readonly xauth: string;
@@ -77,6 +79,7 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
     this.model = model;
     this.xauth = proxyXAuth(config.productName, config.adminAuth, config.productAuth, model.token);
     this.jodis = config.jodisAddr ? new Jodis(config, model) : null;
+    this.slowlog = new SlowLog(config.slowlogLogSlowerThan, config.slowlogMaxLen);
     this.metrics = new MetricsReporters(this);
     this.router = new Router({
       backend: {

@@ -35,6 +35,8 @@ export class Request implements Routed {
   proxyError = false;
   /** Close the session after writing this reply (QUIT, session_break_on_failure). */
   closeAfter = false;
+  /** The request's bytes, copied at arrival while the slow log is on. */
+  raw: Uint8Array | null = null;
 
   constructor(sink: ReplySink, op: OpStats, db: number, seed: number, startedAt: number) {
     this.sink = sink;

@@ -39,6 +39,7 @@ import { Frame } from "./frame.ts";
 import { dispatchSplit } from "./multi_key.ts";
 import { type ReplySink, Request } from "./request.ts";
 import type { Router } from "./router.ts";
+import { SlowLog } from "./slowlog.ts";
 import { clock, OpStats, type ProxyStats } from "./stats.ts";
 
 /** What a session needs from its proxy. */
@@ -46,6 +47,7 @@ export interface SessionHost {
   readonly config: ProxyConfig;
   readonly router: Router;
   readonly stats: ProxyStats;
+  readonly slowlog: SlowLog;
   /** Called once when the session ends. */
   sessionClosed(session: Session): void;
 }
@@ -121,6 +123,11 @@ export class Session implements ReplySink {
     this.#scanner = new RequestScanner(this.#authorized ? this.#requestLimits() : UNAUTHENTICATED_RESP_LIMITS);
     const addr = conn.remoteAddr;
     this.remoteAddr = addr.transport === "tcp" ? `${addr.hostname}:${addr.port}` : "unix";
+  }
+
+  /** The name the client gave itself (CLIENT SETNAME, HELLO SETNAME). */
+  get clientName(): string {
+    return this.#name;
   }
 
   /** Resolves when the session has ended. */
@@ -285,6 +292,7 @@ export class Session implements ReplySink {
       ? this.#authorized ? stats.unknown(frame.arg(0).toUpperCase()) : UNAUTHENTICATED_OP
       : INVALID_OP;
     const req = new Request(this, op, this.db, this.id, clock.now);
+    if (this.#host.slowlog.on) req.raw = buf.slice(frame.start, frame.end);
     this.#queue.push(req);
     if (op === INVALID_OP) {
       this.#reject(req, "bad command length, too short or too long");
@@ -409,23 +417,19 @@ export class Session implements ReplySink {
         if (argc !== 2) return wrongArity();
         this.#local(req, (w) => w.appendBulk(frame.buf, frame.args[2], frame.args[3]));
         return;
+      case "SLOWLOG":
+        if (argc >= 2 && ADDRESS.test(frame.arg(1))) {
+          this.#onBackend(req, frame);
+          return;
+        }
+        this.#slowlog(req, frame);
+        return;
       case "PING":
       case "INFO": {
         if (argc >= 2) {
           const first = frame.arg(1);
           if (ADDRESS.test(first)) {
-            // Codis: `PING addr …` / `INFO addr …` run on that backend server.
-            const server = router.server(first);
-            if (!server) {
-              this.#local(req, (w) => w.appendError(`ERR backend server '${first}' not found`));
-              return;
-            }
-            const w = new ByteWriter(64);
-            const { buf, args } = frame;
-            w.appendHeader(RESP_ARRAY, argc - 1);
-            w.appendBulk(buf, args[0], args[1]);
-            for (let i = 2; i < argc; i++) w.appendBulk(buf, args[i * 2], args[i * 2 + 1]);
-            server.conn(this.db, this.id).send(req, w.bytes, 0, w.length);
+            this.#onBackend(req, frame);
             return;
           }
           if (cmd.special === "PING") {
@@ -461,6 +465,91 @@ export class Session implements ReplySink {
         return;
       default:
         this.#route(req, cmd, frame);
+    }
+  }
+
+  /** Codis's `PING addr …` / `INFO addr …` (and `SLOWLOG addr …`): the command without the address, on that server. */
+  #onBackend(req: Request, frame: Frame): void {
+    const addr = frame.arg(1);
+    const server = this.#host.router.server(addr);
+    if (!server) {
+      this.#local(req, (w) => w.appendError(`ERR backend server '${addr}' not found`));
+      return;
+    }
+    const argc = frame.argc;
+    const w = new ByteWriter(64);
+    const { buf, args } = frame;
+    w.appendHeader(RESP_ARRAY, argc - 1);
+    w.appendBulk(buf, args[0], args[1]);
+    for (let i = 2; i < argc; i++) w.appendBulk(buf, args[i * 2], args[i * 2 + 1]);
+    server.conn(this.db, this.id).send(req, w.bytes, 0, w.length);
+  }
+
+  /** `SLOWLOG GET [count] | LEN | RESET | HELP`, answered from the proxy's own slow log. */
+  #slowlog(req: Request, frame: Frame): void {
+    const argc = frame.argc;
+    const log = this.#host.slowlog;
+    if (argc < 2) {
+      this.#local(req, (w) => w.appendError("ERR wrong number of arguments for 'slowlog' command"));
+      return;
+    }
+    const sub = frame.arg(1).toLowerCase();
+    const arity = (n: number) => {
+      if (argc === n) return true;
+      this.#local(req, (w) => w.appendError(`ERR wrong number of arguments for 'slowlog|${sub}' command`));
+      return false;
+    };
+    switch (sub) {
+      case "get": {
+        if (argc > 3) return void arity(3);
+        let count = 10;
+        if (argc === 3) {
+          const text = frame.arg(2);
+          count = /^-?\d+$/.test(text) ? Number(text) : NaN;
+          if (!(count >= -1)) {
+            this.#local(req, (w) => w.appendError("ERR count should be greater than or equal to -1"));
+            return;
+          }
+        }
+        const entries = log.get(count);
+        this.#local(req, (w) => SlowLog.write(w, entries));
+        return;
+      }
+      case "len":
+        if (arity(2)) this.#local(req, (w) => w.appendInteger(log.length));
+        return;
+      case "reset":
+        if (!arity(2)) return;
+        log.reset();
+        this.#local(req, (w) => w.appendSimple("OK"));
+        return;
+      case "help":
+        if (!arity(2)) return;
+        this.#local(req, (w) => {
+          const lines = [
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the proxy's slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the proxy's slowlog.",
+            "RESET",
+            "    Reset the proxy's slowlog.",
+            "<backend addr> <subcommand> ...",
+            "    Run the SLOWLOG subcommand on that backend server.",
+            "HELP",
+            "    Print this help.",
+          ];
+          w.appendHeader(RESP_ARRAY, lines.length);
+          for (const l of lines) w.appendSimple(l);
+        });
+        return;
+      default: {
+        const name = frame.arg(1);
+        this.#local(req, (w) => w.appendError(`ERR unknown subcommand '${name}'. Try SLOWLOG HELP.`));
+      }
     }
   }
 
@@ -705,8 +794,9 @@ export class Session implements ReplySink {
 
   #write(req: Request, buf: Uint8Array, start: number, end: number): void {
     const op = req.op;
-    op.calls++;
-    op.usecs += (clock.now - req.startedAt) * 1000;
+    const us = (clock.now - req.startedAt) * 1000;
+    op.record(us);
+    if (req.raw !== null) this.#host.slowlog.consider(req, us, this);
     if (req.proxyError) {
       op.fails++;
       this.#host.stats.fails++;

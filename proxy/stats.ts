@@ -25,6 +25,27 @@ export const MAX_UNKNOWN_COMMANDS = 128;
 /** The name the other unknown commands are counted under. */
 export const OTHER_UNKNOWN = "(OTHER UNKNOWN)";
 
+/**
+ * Latency buckets: four per power of two of microseconds (so a bucket is at most 19% wide),
+ * from 1 µs up to 2^26 µs (67 s); index = 4·log2(µs) + the two bits after the leading one.
+ */
+export const LATENCY_BUCKETS = 4 * 27;
+
+/** The bucket of a latency of `us` microseconds (an integer ≥ 0). */
+export function latencyBucket(us: number): number {
+  if (us < 4) return us;
+  const e = 31 - Math.clz32(us);
+  const i = (e << 2) | ((us >>> (e - 2)) & 3);
+  return i < LATENCY_BUCKETS ? i : LATENCY_BUCKETS - 1;
+}
+
+/** The lowest latency (µs) of bucket `i`. */
+export function bucketLow(i: number): number {
+  if (i < 4) return i;
+  const e = i >>> 2;
+  return (4 | (i & 3)) * 2 ** (e - 2);
+}
+
 /** Counters of one command. */
 export class OpStats {
   readonly name: string;
@@ -35,8 +56,44 @@ export class OpStats {
   fails = 0;
   /** Error replies from Redis. */
   redisErrors = 0;
+  /** Calls by latency bucket ({@linkcode latencyBucket}); made on the first call. */
+  hist: Uint32Array | null = null;
+  /** The longest call, in microseconds. */
+  maxUs = 0;
   constructor(name: string) {
     this.name = name;
+  }
+
+  /** Counts one call that took `us` microseconds. */
+  record(us: number): void {
+    this.calls++;
+    this.usecs += us;
+    const whole = us | 0;
+    if (whole > this.maxUs) this.maxUs = whole;
+    (this.hist ??= new Uint32Array(LATENCY_BUCKETS))[latencyBucket(whole)]++;
+  }
+
+  /** The latency (µs) under which a fraction `q` of the calls fell (upper bound of its bucket). */
+  quantile(q: number): number {
+    const h = this.hist;
+    if (h === null || this.calls === 0) return 0;
+    const want = Math.ceil(q * this.calls);
+    let seen = 0;
+    for (let i = 0; i < h.length; i++) {
+      seen += h[i];
+      if (seen >= want) return Math.min(this.maxUs, i + 1 < LATENCY_BUCKETS ? bucketLow(i + 1) : this.maxUs);
+    }
+    return this.maxUs;
+  }
+
+  clear(): void {
+    this.calls =
+      this.usecs =
+      this.fails =
+      this.redisErrors =
+      this.maxUs =
+        0;
+    this.hist = null;
   }
 }
 
@@ -94,13 +151,7 @@ export class ProxyStats {
     this.fails = 0;
     this.redisErrors = 0;
     this.#lastTotal = 0;
-    for (const s of this.byCommand) {
-      s.calls =
-        s.usecs =
-        s.fails =
-        s.redisErrors =
-          0;
-    }
+    for (const s of this.byCommand) s.clear();
     this.#unknown.clear();
     this.#otherUnknown = new OpStats(OTHER_UNKNOWN);
     this.sessionsTotal = this.sessionsAlive;
@@ -109,10 +160,14 @@ export class ProxyStats {
     this.authFailures = 0;
   }
 
+  /** Every command's counters that were used (the table's, then the unknown names). */
+  usedCommands(): OpStats[] {
+    return [...this.byCommand, ...this.#unknown.values(), this.#otherUnknown].filter((s) => s.calls > 0 || s.fails > 0);
+  }
+
   /** The `ops.cmd` list: commands that were called, sorted by name. */
   commandsJson(): NonNullable<ProxyStatsJson["ops"]["cmd"]> {
-    const all = [...this.byCommand, ...this.#unknown.values(), this.#otherUnknown]
-      .filter((s) => s.calls > 0 || s.fails > 0);
+    const all = this.usedCommands();
     all.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     return all.map((s) => ({
       opstr: s.name,
@@ -121,6 +176,10 @@ export class ProxyStats {
       usecs_percall: s.calls > 0 ? Math.round(s.usecs / s.calls) : 0,
       fails: s.fails,
       redis_errtype: s.redisErrors,
+      p50: s.quantile(0.5),
+      p99: s.quantile(0.99),
+      p999: s.quantile(0.999),
+      max: s.maxUs,
     }));
   }
 

@@ -1,0 +1,98 @@
+/**
+ * The proxy's slow log and latency percentiles: `SLOWLOG GET|LEN|RESET|HELP` in Redis's reply
+ * shape (newest first, arguments cut as Redis cuts them, client address and name), the threshold,
+ * the length cap, off when negative, `SLOWLOG addr …` on a backend, through redis and ioredis.
+ */
+
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { STATS_CMD } from "../../api/proxy_stats.ts";
+import { RedisReplyError } from "../../redis/redis_client.ts";
+import { startCluster } from "../_support/cluster.ts";
+
+type Entry = [number, number, number, string[], string, string];
+
+Deno.test("SLOWLOG: every request at threshold 0, newest first, arguments cut, capped, reset", async () => {
+  const cluster = await startCluster({ config: { slowlogLogSlowerThan: 0, slowlogMaxLen: 5 } });
+  const c = await cluster.client();
+  try {
+    await c.call("CLIENT", "SETNAME", "slow-one");
+    await c.call("SET", "k", "v");
+    await c.call("GET", "k");
+    const entries = await c.call("SLOWLOG", "GET", 2) as Entry[];
+    assert.equal(entries.length, 2);
+    const [get, set] = entries;
+    assert.deepEqual(get[3], ["GET", "k"]);
+    assert.deepEqual(set[3], ["SET", "k", "v"]);
+    assert.ok(get[0] > set[0], "ids grow");
+    assert.ok(Math.abs(get[1] - Date.now() / 1000) < 60, "unix time");
+    assert.ok(get[2] >= 0);
+    assert.match(get[4], /^127\.0\.0\.1:\d+$/);
+    assert.equal(get[5], "slow-one");
+
+    // Capped at slowlog_max_len; SLOWLOG GET -1 is all of it, the default 10.
+    for (let i = 0; i < 10; i++) await c.call("INCR", "n");
+    assert.equal(await c.call("SLOWLOG", "LEN"), 5);
+    assert.equal((await c.call("SLOWLOG", "GET", -1) as Entry[]).length, 5);
+
+    // Arguments: at most 32 (the last says how many more), each at most 128 bytes.
+    const many = Array.from({ length: 40 }, (_, i) => `m${i}`);
+    await c.call("DEL", ...many);
+    const big = "x".repeat(200);
+    await c.call("SET", "big", big);
+    const [bigSet, del] = await c.call("SLOWLOG", "GET", 3) as Entry[];
+    assert.deepEqual(bigSet[3], ["SET", "big", `${"x".repeat(128)}... (72 more bytes)`]);
+    assert.equal(del[3].length, 32);
+    assert.equal(del[3][31], "... (10 more arguments)");
+    assert.deepEqual(del[3].slice(0, 3), ["DEL", "m0", "m1"]);
+
+    await c.call("SLOWLOG", "RESET");
+    assert.equal(await c.call("SLOWLOG", "LEN"), 1, "the RESET itself, as Redis logs it");
+
+    // Errors in Redis's words.
+    await assert.rejects(c.call("SLOWLOG", "GET", -2), /count should be greater than or equal to -1/);
+    await assert.rejects(c.call("SLOWLOG", "GET", "x"), /count should be greater than or equal to -1/);
+    await assert.rejects(c.call("SLOWLOG", "LEN", 1), /wrong number of arguments for 'slowlog\|len' command/);
+    await assert.rejects(c.call("SLOWLOG", "NOPE"), /unknown subcommand 'NOPE'\. Try SLOWLOG HELP\./);
+    await assert.rejects(c.call("SLOWLOG"), (e) => e instanceof RedisReplyError && /wrong number/.test(e.message));
+    assert.ok((await c.call("SLOWLOG", "HELP") as string[]).length > 5);
+
+    // SLOWLOG addr …: that backend's own slow log.
+    const addr = cluster.servers[0].addr;
+    assert.equal(typeof await c.call("SLOWLOG", addr, "LEN"), "number");
+    await assert.rejects(c.call("SLOWLOG", "127.0.0.1:1", "LEN"), /backend server '127\.0\.0\.1:1' not found/);
+
+    // Percentiles from the latency histograms, in the stats.
+    const stats = cluster.proxy.statsJson(STATS_CMD);
+    const incr = stats.ops.cmd!.find((o) => o.opstr === "INCR")!;
+    assert.equal(incr.calls, 10);
+    assert.ok(incr.p50! > 0 && incr.p50! <= incr.p99! && incr.p99! <= incr.p999! && incr.p999! <= incr.max!);
+  } finally {
+    await c.close();
+    await cluster.stop();
+  }
+});
+
+Deno.test("SLOWLOG: only requests over the threshold; off when negative; through ioredis", async () => {
+  const cluster = await startCluster({ config: { slowlogLogSlowerThan: 20_000, slowlogMaxLen: 128 } });
+  const io = new Redis({ host: "127.0.0.1", port: Number(cluster.addr.split(":")[1]), lazyConnect: true });
+  try {
+    await io.connect();
+    await io.set("fast", "1");
+    // A script that keeps the server busy for ~50 ms.
+    const busy = "local t = redis.call('TIME'); local s = t[1]*1e6+t[2]; " +
+      "repeat local n = redis.call('TIME') until n[1]*1e6+n[2] - s > 50000; return 1";
+    await io.eval(busy, 1, "slowkey");
+    const entries = await io.slowlog("GET") as Entry[];
+    assert.equal(entries.length, 1, JSON.stringify(entries));
+    assert.equal(entries[0][3][0], "eval", "the arguments as the client sent them");
+    assert.ok(entries[0][2] >= 20_000, `${entries[0][2]} µs`);
+
+    cluster.proxy.slowlog.configure(-1, 128);
+    await io.eval(busy, 1, "slowkey");
+    assert.equal(await io.slowlog("LEN"), 1, "off: nothing more logged");
+  } finally {
+    io.disconnect();
+    await cluster.stop();
+  }
+});
