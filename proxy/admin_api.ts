@@ -18,6 +18,7 @@ import {
 import { CodisError, invalid } from "../utils/errors.ts";
 import { installErrorHandlers, json, jsonBody, ok, requireXAuth, serveApi } from "../utils/http.ts";
 import { log, requireLogLevel } from "../utils/log.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../utils/prometheus.ts";
 
 /** What the admin API drives: the proxy, seen through the operations its routes need. */
 export interface ProxyAdminHost {
@@ -27,6 +28,8 @@ export interface ProxyAdminHost {
   readonly xauth: string;
   readonly closed: boolean;
   overviewJson(): ProxyOverviewJson;
+  /** `/metrics` in Prometheus's text format. */
+  metricsText(): string;
   /** The stats; `flags` as `/api/proxy/stats/:xauth/:flags` takes them. */
   statsJson(flags: number): ProxyStatsJson;
   slotSpecs(): SlotSpec[];
@@ -75,6 +78,8 @@ export function proxyAdminApp(getProxy: () => ProxyAdminHost | null, adminAuth: 
   app.get("/proxy/model", (c) => json(c, proxyModelToJson(getHost().model)));
   app.get("/proxy/stats", (c) => json(c, getHost().statsJson(STATS_CMD | STATS_RUNTIME)));
   app.get("/proxy/slots", (c) => json(c, getHost().slotSpecs().map(slotToJson)));
+  // Prometheus scrapes without credentials, as it reads /proxy/stats.
+  app.get("/metrics", (c) => c.body(getHost().metricsText(), 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE }));
 
   app.get("/api/proxy/model", (c) => json(c, proxyModelToJson(getHost().model)));
   app.get("/api/proxy/xping/:xauth", auth, (c) => ok(c));

@@ -54,6 +54,9 @@ export function execExistsPrefix(buf: Uint8Array, start: number, end: number): n
 export class MigrationForwarder {
   #slots: readonly Slot[];
   #auth: string;
+  /** MIGRATEs this proxy ran to move keys it was asked for, and the keys they carried. */
+  migrates = 0;
+  migratedKeys = 0;
 
   /** `slots` is the router's table; `auth` the password of the target servers (`product_auth`). */
   constructor(slots: readonly Slot[], auth: string) {
@@ -133,6 +136,8 @@ export class MigrationForwarder {
       routed.reject(`bad migrate resp: ${reason}`);
     };
     for (const m of moves.values()) {
+      this.migrates++;
+      this.migratedKeys += m.keys.length;
       const { host, port } = parseAddr(m.to);
       const cmd = encodeCommand([
         "MIGRATE",

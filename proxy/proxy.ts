@@ -26,6 +26,7 @@ import { type ProxyConfig, proxyConfigJson } from "./config.ts";
 import { ProxyHa } from "./ha.ts";
 import { Jodis, jodisPath } from "./jodis.ts";
 import { MetricsReporters, type MetricsSource } from "./metrics.ts";
+import { proxyMetrics } from "./prometheus.ts";
 import { Router } from "./router.ts";
 import { SlowLog } from "./slowlog.ts";
 import { Session, type SessionHost } from "./session.ts";
@@ -194,6 +195,11 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
     };
     if (flags & STATS_SLOTS) out.slots = this.router.specs().map(slotToJson);
     return out;
+  }
+
+  /** `/metrics`: the counters in Prometheus's text format. */
+  metricsText(): string {
+    return proxyMetrics(this);
   }
 
   /** The proxy's overview (`/proxy`): version, config, model, full stats, slots. */

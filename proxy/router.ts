@@ -40,7 +40,7 @@ export class Router {
   readonly primary: BackendPool;
   readonly replica: BackendPool;
   #options: RouterOptions;
-  #forwarder: MigrationForwarder;
+  readonly forwarder: MigrationForwarder;
   #online = false;
   #closed = false;
   #fillChain: Promise<void> = Promise.resolve();
@@ -49,7 +49,7 @@ export class Router {
     this.#options = options;
     this.primary = new BackendPool(options.primaryParallel, options.backend);
     this.replica = new BackendPool(options.replicaParallel, options.backend);
-    this.#forwarder = new MigrationForwarder(this.slots, options.backend.auth);
+    this.forwarder = new MigrationForwarder(this.slots, options.backend.auth);
   }
 
   /** True once started (sessions are served). */
@@ -174,7 +174,7 @@ export class Router {
       return;
     }
     if (slot.migrateFrom !== null) {
-      this.#forwarder.forward(routed, slot, bytes.buf.slice(bytes.start, bytes.end), keys ? keys() : [], readOnly);
+      this.forwarder.forward(routed, slot, bytes.buf.slice(bytes.start, bytes.end), keys ? keys() : [], readOnly);
       return;
     }
     let conn: BackendConn | null = null;

@@ -258,6 +258,7 @@ export class Session implements ReplySink {
         const n = await this.#conn.read(space.length > READ_MAX ? space.subarray(0, READ_MAX) : space);
         if (n === null) break; // the client is done sending: answer what it sent, then close
         rb.end += n;
+        this.#host.stats.bytesIn += n;
         const now = performance.now();
         clock.now = now;
         this.#lastReadAt = now;
@@ -841,7 +842,9 @@ export class Session implements ReplySink {
     try {
       while (out.length > 0 && !this.#closed) {
         this.#writeStartedAt = performance.now();
-        out.consume(await this.#conn.write(out.peek()));
+        const written = await this.#conn.write(out.peek());
+        out.consume(written);
+        this.#host.stats.bytesOut += written;
         this.#writeStartedAt = 0;
         this.#checkResume();
       }

@@ -111,6 +111,12 @@ export class ProxyStats {
   sessionsOutputLimited = 0;
   /** AUTH and HELLO … AUTH with a wrong user or password. */
   authFailures = 0;
+  /** Bytes read from and written to clients. */
+  bytesIn = 0;
+  bytesOut = 0;
+  /** How late the once-a-second tick ran, last time and at most since start (ms): event-loop lag. */
+  loopLagMs = 0;
+  loopLagMaxMs = 0;
   /** Per-command counters of the table's commands, by command id. */
   readonly byCommand: OpStats[] = COMMANDS.map((c) => new OpStats(c.name));
   /** Counters of unknown command names, at most {@linkcode MAX_UNKNOWN_COMMANDS}; the rest share one. */
@@ -135,10 +141,12 @@ export class ProxyStats {
     return s;
   }
 
-  /** Once a second: recompute qps and sample resource usage. */
+  /** Once a second: recompute qps, sample resource usage and event-loop lag. */
   tick(): void {
     const now = performance.now();
     const seconds = (now - this.#lastTickAt) / 1000;
+    this.loopLagMs = Math.max(0, now - this.#lastTickAt - 1000);
+    if (this.loopLagMs > this.loopLagMaxMs) this.loopLagMaxMs = this.loopLagMs;
     if (seconds > 0) this.qps = Math.round((this.total - this.#lastTotal) / seconds);
     this.#lastTotal = this.total;
     this.#lastTickAt = now;
