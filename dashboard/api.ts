@@ -23,6 +23,7 @@ import {
   requireXAuth,
 } from "../utils/http.ts";
 import { log, requireLogLevel } from "../utils/log.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../utils/prometheus.ts";
 import type { Groups } from "./groups.ts";
 import type { Proxies } from "./proxies.ts";
 import type { Sentinels } from "./sentinels.ts";
@@ -43,6 +44,8 @@ export interface DashboardApiHost {
   readonly sentinels: Sentinels;
   overviewJson(): TopomOverviewJson;
   statsJson(): TopomStatsJson;
+  /** `/metrics` in Prometheus's text format. */
+  metricsText(): string;
   /** Shuts the dashboard down (after the reply has been sent). */
   close(): Promise<void>;
 }
@@ -77,6 +80,8 @@ export function dashboardApp(d: DashboardApiHost): Hono {
   app.get("/topom", (c) => json(c, d.overviewJson()));
   app.get("/topom/model", (c) => json(c, topomToJson(t.model)));
   app.get("/topom/stats", (c) => json(c, d.statsJson()));
+  // Prometheus scrapes without credentials, as it reads /topom/stats.
+  app.get("/metrics", (c) => c.body(d.metricsText(), 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE }));
   app.get("/topom/slots", (c) => json(c, t.ctx().slotSpecs().map(slotToJson)));
   app.get("/api/topom/model", (c) => json(c, topomToJson(t.model)));
   app.get("/api/topom/xping/:xauth", auth, (c) => ok(c));

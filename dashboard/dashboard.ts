@@ -18,6 +18,8 @@ import {
   topomToJson,
 } from "../coord/models.ts";
 import { openClient } from "../coord/open.ts";
+import { type StoreOpStats, timedClient } from "../coord/timed_client.ts";
+import { dashboardMetrics } from "./prometheus.ts";
 import { isStaleOnThisHost, LockedError, ProductStore } from "../coord/store.ts";
 import { advertisedAddr, formatAddr, parseAddr } from "../utils/addr.ts";
 import { serveApi } from "../utils/http.ts";
@@ -70,6 +72,8 @@ export class Dashboard implements DashboardApiHost {
   /** The proxies' ACL user on every server. */
   readonly proxyUsers: ProxyUsers;
   readonly client: CoordClient;
+  /** Store operations by name (counted by a timed client). */
+  readonly storeStats: Map<string, StoreOpStats>;
   /** True when the dashboard closed because its lock was lost (its lease or session lapsed). */
   lostLock = false;
   #syncLoop: Loop | null = null;
@@ -78,9 +82,10 @@ export class Dashboard implements DashboardApiHost {
   #done: Promise<void>;
   #resolveDone!: () => void;
 
-  constructor(topom: Topom, client: CoordClient) {
+  constructor(topom: Topom, client: CoordClient, storeStats = new Map<string, StoreOpStats>()) {
     this.topom = topom;
     this.client = client;
+    this.storeStats = storeStats;
     this.proxies = new Proxies(topom);
     this.syncActions = new SyncActions(topom);
     this.slots = new Slots(topom);
@@ -170,6 +175,24 @@ export class Dashboard implements DashboardApiHost {
     };
   }
 
+  /** `/metrics`: the product's state in Prometheus's text format. */
+  metricsText(): string {
+    const t = this.topom;
+    return dashboardMetrics({
+      productName: t.config.productName,
+      groups: t.groups(),
+      slots: t.slots(),
+      proxies: t.proxies(),
+      sentinel: t.sentinel(),
+      servers: this.stats.servers,
+      proxyProbes: this.stats.proxies,
+      sentinelProbes: this.stats.sentinels,
+      actions: this.scheduler.toJson(),
+      failovers: this.sentinels.switches,
+      store: this.storeStats,
+    });
+  }
+
   /** Stops the loops and the API, releases the lock. Idempotent. */
   close(): Promise<void> {
     if (!this.#closing) {
@@ -228,11 +251,15 @@ async function takeLock(store: ProductStore, model: TopomModel, standby: boolean
  */
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const config = options.config;
-  const client = await openClient(config.coordinatorName, config.coordinatorAddr, {
-    auth: config.coordinatorAuth,
-    timeoutMs: options.storeTimeoutMs ?? 30_000,
-    sessionTimeoutMs: config.lockTimeout,
-  });
+  const storeStats = new Map<string, StoreOpStats>();
+  const client = timedClient(
+    await openClient(config.coordinatorName, config.coordinatorAddr, {
+      auth: config.coordinatorAuth,
+      timeoutMs: options.storeTimeoutMs ?? 30_000,
+      sessionTimeoutMs: config.lockTimeout,
+    }),
+    storeStats,
+  );
   let app: Hono | null = null;
   let server: Deno.HttpServer | null = null;
   try {
@@ -268,7 +295,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       await store.release().catch((e2) => log.error(`cannot release the lock: ${errorMessage(e2)}`));
       throw e;
     }
-    const dashboard = new Dashboard(topom, client);
+    const dashboard = new Dashboard(topom, client, storeStats);
     dashboard.server = server;
     app = dashboardApp(dashboard);
     dashboard.startLoops();
