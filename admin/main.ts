@@ -24,6 +24,7 @@ const USAGE = `Usage:
     codis-admin [-v] --proxy=ADDR [--auth=AUTH] --fillslots=FILE [--locked]
     codis-admin [-v] --proxy=ADDR [--auth=AUTH] --reset-stats
     codis-admin [-v] --proxy=ADDR [--auth=AUTH] --forcegc
+    codis-admin [-v] --proxy=ADDR [--auth=AUTH] --reload
     codis-admin [-v] --dashboard=ADDR [--auth=AUTH] [config|model|stats|slots|group|proxy]
     codis-admin [-v] --dashboard=ADDR --shutdown
     codis-admin [-v] --dashboard=ADDR --reload

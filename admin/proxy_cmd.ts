@@ -1,6 +1,6 @@
 /**
  * codis-admin's proxy forms (`--proxy=ADDR`): overview parts, start, shutdown, log level,
- * fillslots, reset stats, forcegc.
+ * fillslots, reset stats, forcegc, reload.
  *
  * @module
  */
@@ -22,13 +22,16 @@ export interface ProxyFlags {
   locked?: boolean;
   "reset-stats"?: boolean;
   forcegc?: boolean;
+  reload?: boolean;
 }
 
 const PARTS = ["config", "model", "stats", "slots"];
 
 export async function proxyCommand(flags: ProxyFlags, positionals: string[], io: Output): Promise<void> {
-  const actions = (["start", "shutdown", "log-level", "fillslots", "reset-stats", "forcegc"] as const).filter((f) =>
-    flags[f] !== undefined && flags[f] !== false
+  const actions = (["start", "shutdown", "log-level", "fillslots", "reset-stats", "forcegc", "reload"] as const).filter(
+    (
+      f,
+    ) => flags[f] !== undefined && flags[f] !== false,
   );
   if (actions.length > 1) throw new UsageError(`give one of ${actions.map((a) => `--${a}`).join(", ")}, not several`);
   if (flags.locked && actions[0] !== "fillslots") throw new UsageError("--locked goes with --fillslots");
@@ -71,6 +74,11 @@ export async function proxyCommand(flags: ProxyFlags, positionals: string[], io:
     case "forcegc":
       await client.forceGC();
       break;
+    case "reload": {
+      const r = await client.reload();
+      io.out(toCodisJson({ applied: r.applied, new_sessions: r.newSessions, restart: r.restart }));
+      return;
+    }
     case "fillslots": {
       let text: string;
       try {

@@ -90,6 +90,16 @@ export class ProxyAdminClient {
     await this.#put(`/api/proxy/sentinels/${this.xauth}/rewatch`);
   }
 
+  /** Makes the proxy re-read proxy.toml: which keys it applied, applies to new sessions, needs a restart for. */
+  async reload(): Promise<{ applied: string[]; newSessions: string[]; restart: string[] }> {
+    const r = await this.#put(`/api/proxy/reload/${this.xauth}`) as {
+      applied?: string[];
+      newSessions?: string[];
+      restart?: string[];
+    };
+    return { applied: r.applied ?? [], newSessions: r.newSessions ?? [], restart: r.restart ?? [] };
+  }
+
   async start(): Promise<void> {
     await this.#put(`/api/proxy/start/${this.xauth}`);
   }

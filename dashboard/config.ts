@@ -244,6 +244,26 @@ export function validateDashboardConfig(c: DashboardConfig): DashboardConfig {
   return c;
 }
 
+/**
+ * Keys a running dashboard applies on a reload (SIGHUP): the migration settings take effect at the
+ * next batch, the sentinel settings at the next `--sentinel-resync` (the client timeout at once).
+ */
+export const DASHBOARD_LIVE_KEYS: ReadonlySet<string> = new Set([
+  "migration_method",
+  "migration_parallel_slots",
+  "migration_async_maxbulks",
+  "migration_async_maxbytes",
+  "migration_async_numkeys",
+  "migration_timeout",
+  "sentinel_client_timeout",
+  "sentinel_quorum",
+  "sentinel_parallel_syncs",
+  "sentinel_down_after",
+  "sentinel_failover_timeout",
+  "sentinel_notification_script",
+  "sentinel_client_reconfig_script",
+]);
+
 /** The default `dashboard.toml`, with comments (`codis-dashboard --default-config`). */
 export function defaultDashboardToml(): string {
   return renderToml(DASHBOARD_CONFIG_FIELDS, DEFAULT_DASHBOARD_CONFIG, HEADER);

@@ -30,7 +30,8 @@ import { goTimeString, unameAll } from "../utils/process_info.ts";
 import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
 import { newToken } from "../utils/xauth.ts";
 import { type DashboardApiHost, dashboardApp } from "./api.ts";
-import { type DashboardConfig, dashboardConfigJson } from "./config.ts";
+import { DASHBOARD_CONFIG_FIELDS, DASHBOARD_LIVE_KEYS, type DashboardConfig, dashboardConfigJson } from "./config.ts";
+import { planReload } from "../utils/toml_config.ts";
 import { ProxyUsers } from "./acl.ts";
 import { Groups } from "./groups.ts";
 import { Proxies } from "./proxies.ts";
@@ -173,6 +174,18 @@ export class Dashboard implements DashboardApiHost {
         masters: this.sentinels.mastersJson(),
       },
     };
+  }
+
+  /**
+   * Applies a re-read `dashboard.toml` (SIGHUP): the migration and sentinel settings change in
+   * place; every other changed key is reported as needing a restart.
+   */
+  applyConfig(next: DashboardConfig): { applied: string[]; restart: string[] } {
+    const plan = planReload(DASHBOARD_CONFIG_FIELDS, this.topom.config, next, DASHBOARD_LIVE_KEYS);
+    const c = this.topom.config as unknown as Record<string, unknown>;
+    for (const prop of plan.props) c[prop] = next[prop];
+    log.info(`reload: applied [${plan.applied.join(", ")}]; needs a restart [${plan.restart.join(", ")}]`);
+    return { applied: plan.applied, restart: plan.restart };
   }
 
   /** `/metrics`: the product's state in Prometheus's text format. */

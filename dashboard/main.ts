@@ -61,22 +61,26 @@ async function main(args: string[]): Promise<number> {
   noPositionals(positionals);
   if (handleCommonFlags(flags, USAGE, defaultDashboardToml)) return 0;
 
-  const config = flags.config
-    ? parseDashboardConfig(await Deno.readTextFile(flags.config), flags.config)
-    : { ...DEFAULT_DASHBOARD_CONFIG };
-  let coordinator;
+  let coordinator: ReturnType<typeof coordinatorFromFlags>;
   try {
     coordinator = coordinatorFromFlags(flags);
   } catch (e) {
     throw new UsageError(errorMessage(e), { cause: e });
   }
-  if (coordinator) {
-    config.coordinatorName = coordinator.name;
-    config.coordinatorAddr = coordinator.addr;
-  }
-  if (flags.product_name !== undefined) config.productName = flags.product_name;
-  if (flags.product_auth !== undefined) config.productAuth = flags.product_auth;
-  validateDashboardConfig(config);
+  /** dashboard.toml (or the defaults), with the flags that override it. */
+  const loadConfig = async () => {
+    const config = flags.config
+      ? parseDashboardConfig(await Deno.readTextFile(flags.config), flags.config)
+      : { ...DEFAULT_DASHBOARD_CONFIG };
+    if (coordinator) {
+      config.coordinatorName = coordinator.name;
+      config.coordinatorAddr = coordinator.addr;
+    }
+    if (flags.product_name !== undefined) config.productName = flags.product_name;
+    if (flags.product_auth !== undefined) config.productAuth = flags.product_auth;
+    return validateDashboardConfig(config);
+  };
+  const config = await loadConfig();
 
   const dashboard = await startDashboard({
     config,
@@ -88,9 +92,17 @@ async function main(args: string[]): Promise<number> {
   const stop = () => void dashboard.close();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  // SIGHUP: read dashboard.toml again; the migration and sentinel settings change in place.
+  const reload = () =>
+    void loadConfig().then(
+      (next) => dashboard.applyConfig(next),
+      (e) => log.error(`reload on SIGHUP refused, nothing changed: ${errorMessage(e)}`),
+    );
+  if (flags.config) Deno.addSignalListener("SIGHUP", reload);
   await dashboard.done;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
+  if (flags.config) Deno.removeSignalListener("SIGHUP", reload);
   removePid();
   if (dashboard.lostLock) {
     log.error("dashboard is exiting: it lost the product's lock");

@@ -19,6 +19,7 @@ import { CodisError, invalid } from "../utils/errors.ts";
 import { installErrorHandlers, json, jsonBody, ok, requireXAuth, serveApi } from "../utils/http.ts";
 import { log, requireLogLevel } from "../utils/log.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../utils/prometheus.ts";
+import type { ReloadResult } from "./reload.ts";
 
 /** What the admin API drives: the proxy, seen through the operations its routes need. */
 export interface ProxyAdminHost {
@@ -38,6 +39,8 @@ export interface ProxyAdminHost {
   setSentinels(servers: string[]): Promise<void>;
   /** Subscribes to the sentinels again. */
   rewatchSentinels(): Promise<void>;
+  /** Re-reads proxy.toml and applies what can change while running. */
+  reloadConfig(): Promise<ReloadResult>;
   start(): void;
   resetStats(): void;
   /** Shuts the proxy down (after the reply has been sent). */
@@ -111,6 +114,7 @@ export function proxyAdminApp(getProxy: () => ProxyAdminHost | null, adminAuth: 
     log.setLevel(level);
     return ok(c);
   });
+  app.put("/api/proxy/reload/:xauth", auth, async (c) => json(c, await getHost().reloadConfig()));
   app.put("/api/proxy/fillslots/:xauth", auth, jsonBody(SlotListSchema), async (c) => {
     await getHost().fillSlots(c.req.valid("json"));
     return ok(c);

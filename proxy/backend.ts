@@ -497,6 +497,21 @@ export class BackendServer {
     return null;
   }
 
+  /**
+   * Changes how many connections per database serve clients (a reload of
+   * `backend_*_parallel`): new ones are added; extra ones stop taking requests at once and close
+   * when the replies they await have come (or after 30 s).
+   */
+  setParallel(parallel: number): void {
+    this.#parallel = Math.max(1, parallel);
+    for (const list of this.#conns) {
+      if (!list) continue;
+      while (list.length < this.#parallel) list.push(new BackendConn(this.addr, list[0].db, this.#options));
+      const extra = list.splice(this.#parallel);
+      for (const c of extra) closeWhenIdle(c);
+    }
+  }
+
   /** Every connection created so far. */
   *connections(): IterableIterator<BackendConn> {
     for (const list of this.#conns) if (list) yield* list;
@@ -509,6 +524,16 @@ export class BackendServer {
     this.#conns = [];
     this.#ownConns = [];
   }
+}
+
+/** Closes `c` once it awaits no reply (checked every 100 ms), or after 30 s. */
+function closeWhenIdle(c: BackendConn): void {
+  const until = performance.now() + 30_000;
+  const check = () => {
+    if (c.pending === 0 || performance.now() > until) c.close();
+    else setTimeout(check, 100);
+  };
+  check();
 }
 
 /** The servers the proxy talks to, keyed by address, for masters or for replicas. */
@@ -538,6 +563,12 @@ export class BackendPool {
     if (--server.refs > 0) return;
     if (this.#servers.get(server.addr) === server) this.#servers.delete(server.addr);
     server.close();
+  }
+
+  /** Changes the connections per server and database, for every server now and later. */
+  setParallel(parallel: number): void {
+    this.#parallel = parallel;
+    for (const s of this.#servers.values()) s.setParallel(parallel);
   }
 
   /** The server at `addr`, if referenced. */

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { parseLogLevel } from "../utils/log.ts";
 import {
   ConfigError,
   type ConfigError as _ConfigError,
@@ -87,6 +88,8 @@ export interface ProxyConfig {
   slowlogLogSlowerThan: number;
   /** Most entries kept in the slow log. */
   slowlogMaxLen: number;
+  /** The log level ("" = as --log-level says, INFO by default); a reload applies it. */
+  logLevel: string;
 }
 
 /** Codis 3.2's defaults. */
@@ -147,6 +150,7 @@ export const DEFAULT_PROXY_CONFIG: Readonly<ProxyConfig> = {
   metricsReportStatsdPrefix: "",
   slowlogLogSlowerThan: 10_000,
   slowlogMaxLen: 128,
+  logLevel: "",
 };
 
 type F = ConfigField<ProxyConfig>;
@@ -478,6 +482,13 @@ export const PROXY_CONFIG_FIELDS: readonly F[] = [
       "from their arrival to their reply, as Redis's setting (0 = every request, negative = off).",
   },
   { key: "slowlog_max_len", prop: "slowlogMaxLen", kind: "int", doc: "Most entries the slow log keeps." },
+  {
+    key: "log_level",
+    prop: "logLevel",
+    kind: "string",
+    doc: 'DEBUG, INFO, WARN, ERROR or NONE ("" = as --log-level says). Reloaded on SIGHUP, as the keys marked so\n' +
+      "in README's reload list are.",
+  },
 ];
 
 const HEADER = `
@@ -519,6 +530,9 @@ export function validateProxyConfig(c: ProxyConfig): ProxyConfig {
   if (c.backendNumberDatabases < 1) throw bad("backend_number_databases", "must be at least 1");
   if (c.sessionMaxPipeline < 0) throw bad("session_max_pipeline", "is negative");
   if (c.slowlogMaxLen < 0) throw bad("slowlog_max_len", "is negative");
+  if (c.logLevel && !parseLogLevel(c.logLevel)) {
+    throw bad("log_level", `"${c.logLevel}" is not DEBUG, INFO, WARN, ERROR or NONE`);
+  }
   if (!c.proxyTlsCert !== !c.proxyTlsKey) throw bad("proxy_tls_cert", "and proxy_tls_key go together");
   if (c.proxyTlsCert && c.protoType === "unix") throw bad("proxy_tls_cert", "needs a tcp proto_type");
   if (c.sessionOutputSoftLimit < 0) throw bad("session_output_soft_limit", "is negative");

@@ -17,7 +17,7 @@
 import { slotsFromJson } from "../coord/models.ts";
 import { coordinatorFromFlags } from "../coord/open.ts";
 import { onlineViaDashboard, onlineViaStore } from "./online.ts";
-import { log } from "../utils/log.ts";
+import { log, requireLogLevel } from "../utils/log.ts";
 import { DEFAULT_PROXY_CONFIG, defaultProxyToml, parseProxyConfig, validateProxyConfig } from "./config.ts";
 import { startProxy } from "./proxy.ts";
 import {
@@ -86,13 +86,18 @@ async function main(args: string[]): Promise<number> {
   if (flags.dashboard !== undefined && !flags.dashboard) throw new UsageError("--dashboard needs an address");
   if (flags.ulimit) await checkUlimit(flags.ulimit);
 
-  const config = flags.config
-    ? parseProxyConfig(await Deno.readTextFile(flags.config), flags.config)
-    : { ...DEFAULT_PROXY_CONFIG };
-  if (flags.product_name !== undefined) config.productName = flags.product_name;
-  if (flags.product_auth !== undefined) config.productAuth = flags.product_auth;
-  if (flags.session_auth !== undefined) config.sessionAuth = flags.session_auth;
-  validateProxyConfig(config);
+  /** proxy.toml (or the defaults), with the flags that override it. */
+  const loadConfig = async () => {
+    const config = flags.config
+      ? parseProxyConfig(await Deno.readTextFile(flags.config), flags.config)
+      : { ...DEFAULT_PROXY_CONFIG };
+    if (flags.product_name !== undefined) config.productName = flags.product_name;
+    if (flags.product_auth !== undefined) config.productAuth = flags.product_auth;
+    if (flags.session_auth !== undefined) config.sessionAuth = flags.session_auth;
+    return validateProxyConfig(config);
+  };
+  const config = await loadConfig();
+  if (config.logLevel && !flags["log-level"]) log.setLevel(requireLogLevel(config.logLevel));
 
   let fillSlots;
   if (flags.fillslots) {
@@ -109,11 +114,15 @@ async function main(args: string[]): Promise<number> {
     hostProxy: flags["host-proxy"],
     hostAdmin: flags["host-admin"],
     fillSlots,
+    loadConfig: flags.config ? loadConfig : undefined,
   });
   const removePid = flags.pidfile ? writePidFile(flags.pidfile) : () => {};
   const stop = () => void proxy.close();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  // SIGHUP: read proxy.toml again and apply what can change while running.
+  const reload = () => void proxy.reloadConfig().catch((e) => log.error(`reload on SIGHUP: ${errorMessage(e)}`));
+  if (flags.config) Deno.addSignalListener("SIGHUP", reload);
   let exitCode = 0;
   if (flags.dashboard || coordinator) {
     const online = flags.dashboard ? onlineViaDashboard(proxy, flags.dashboard) : onlineViaStore(proxy, coordinator!);
@@ -130,6 +139,7 @@ async function main(args: string[]): Promise<number> {
   await proxy.done;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
+  if (flags.config) Deno.removeSignalListener("SIGHUP", reload);
   removePid();
   log.info("proxy is exiting");
   return exitCode;

@@ -14,10 +14,10 @@ import {
 } from "../api/proxy_stats.ts";
 import { type ProxyModel, proxyModelToJson, type SlotSpec, slotToJson } from "../coord/models.ts";
 import { advertisedAddr, formatAddr, parseAddr } from "../utils/addr.ts";
-import { CodisError } from "../utils/errors.ts";
+import { CodisError, errorMessage, invalid } from "../utils/errors.ts";
 import { readCaCerts } from "../utils/net.ts";
 import { deadline, delay } from "../utils/async.ts";
-import { log } from "../utils/log.ts";
+import { log, requireLogLevel } from "../utils/log.ts";
 import { goTimeString, hostName, unameAll } from "../utils/process_info.ts";
 import { COMPILE_TEXT, VERSION_TEXT } from "../utils/version.ts";
 import { newToken, proxyAclPassword, proxyXAuth } from "../utils/xauth.ts";
@@ -27,6 +27,7 @@ import { ProxyHa } from "./ha.ts";
 import { Jodis, jodisPath } from "./jodis.ts";
 import { MetricsReporters, type MetricsSource } from "./metrics.ts";
 import { proxyMetrics } from "./prometheus.ts";
+import { planProxyReload, type ReloadResult } from "./reload.ts";
 import { Router } from "./router.ts";
 import { SlowLog } from "./slowlog.ts";
 import { Session, type SessionHost } from "./session.ts";
@@ -41,6 +42,8 @@ export interface ProxyOptions {
   hostAdmin?: string;
   /** A static slot table (`--fillslots`): filled, then the proxy goes online by itself. */
   fillSlots?: SlotSpec[];
+  /** Reads the configuration again (the file and the flags over it), for a reload; absent: nothing to reload. */
+  loadConfig?: () => Promise<ProxyConfig>;
 }
 
 /** How long one query of a sentinel may take (Codis's proxy: 5 s). */
@@ -60,8 +63,10 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
   readonly xauth: string;
   /** Registration for Jodis clients, when `jodis_addr` is set. */
   readonly jodis: Jodis | null;
-  /** The metrics reporters `metrics_report_*` ask for. */
-  readonly metrics: MetricsReporters;
+  /** The metrics reporters `metrics_report_*` ask for (replaced by a reload that changes them). */
+  metrics: MetricsReporters;
+  /** Reads the configuration again, for {@linkcode reloadConfig}. */
+  loadConfig: (() => Promise<ProxyConfig>) | null = null;
   /** The sentinels and the masters they report. */
   readonly ha: ProxyHa;
   #listener: Deno.Listener;
@@ -195,6 +200,54 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
     };
     if (flags & STATS_SLOTS) out.slots = this.router.specs().map(slotToJson);
     return out;
+  }
+
+  /**
+   * Re-reads the configuration (SIGHUP, `PUT /api/proxy/reload/:xauth`) and applies what can
+   * change while running; a file that does not parse or check changes nothing.
+   */
+  async reloadConfig(): Promise<ReloadResult> {
+    if (this.#closed) throw new CodisError("unavailable", "use of closed proxy");
+    if (!this.loadConfig) throw invalid("the proxy was started without --config: there is nothing to reload");
+    let next: ProxyConfig;
+    try {
+      next = await this.loadConfig();
+    } catch (e) {
+      throw invalid(`reload refused, nothing changed: ${errorMessage(e)}`, { cause: e });
+    }
+    return await this.applyConfig(next);
+  }
+
+  /** Applies the keys of `next` that can change while running; says which need a restart. */
+  async applyConfig(next: ProxyConfig): Promise<ReloadResult> {
+    const plan = planProxyReload(this.config, next);
+    // Said before applying (a new log_level may hide INFO lines).
+    log.info(
+      `reload: applied [${plan.applied.join(", ")}]; for new sessions [${plan.newSessions.join(", ")}]; ` +
+        `needs a restart [${plan.restart.join(", ")}]`,
+    );
+    const c = this.config as unknown as Record<string, unknown>;
+    for (const prop of plan.props) c[prop] = next[prop];
+    const changed = new Set(plan.applied);
+    const cfg = this.config;
+    if (changed.has("slowlog_log_slower_than") || changed.has("slowlog_max_len")) {
+      this.slowlog.configure(cfg.slowlogLogSlowerThan, cfg.slowlogMaxLen);
+    }
+    if (changed.has("log_level") && cfg.logLevel) log.setLevel(requireLogLevel(cfg.logLevel));
+    const b = this.router.backendOptions;
+    b.recvTimeout = cfg.backendRecvTimeout;
+    b.sendTimeout = cfg.backendSendTimeout;
+    b.maxPipeline = cfg.backendMaxPipeline;
+    b.pingPeriod = cfg.backendPingPeriod > 0 ? Math.max(1000, cfg.backendPingPeriod) : 0;
+    this.router.slotLockTimeout = cfg.slotLockTimeout;
+    if (changed.has("backend_primary_parallel")) this.router.primary.setParallel(cfg.backendPrimaryParallel);
+    if (changed.has("backend_replica_parallel")) this.router.replica.setParallel(cfg.backendReplicaParallel);
+    if (changed.has("backend_primary_only")) await this.router.setPrimaryOnly(cfg.backendPrimaryOnly);
+    if (plan.applied.some((k) => k.startsWith("metrics_report_"))) {
+      await this.metrics.stop();
+      this.metrics = new MetricsReporters(this);
+    }
+    return { applied: plan.applied, newSessions: plan.newSessions, restart: plan.restart };
   }
 
   /** `/metrics`: the counters in Prometheus's text format. */
@@ -362,6 +415,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   if (config.jodisAddr) model.jodisPath = jodisPath(config, model.token);
   proxy = new Proxy(config, listener, model);
   proxy.adminServer = admin;
+  proxy.loadConfig = options.loadConfig ?? null;
   log.info(`proxy ${model.proxyAddr} (admin ${model.adminAddr}) started, token ${model.token}`);
   if (!config.adminAuth) {
     log.warn(

@@ -45,6 +45,11 @@ export class Router {
   #closed = false;
   #fillChain: Promise<void> = Promise.resolve();
 
+  /** The backend connections' settings (shared by every connection: a reload changes them in place). */
+  get backendOptions(): BackendOptions {
+    return this.#options.backend;
+  }
+
   constructor(options: RouterOptions) {
     this.#options = options;
     this.primary = new BackendPool(options.primaryParallel, options.backend);
@@ -106,6 +111,7 @@ export class Router {
     slot.replicas = this.#options.primaryOnly || spec.migrateFrom
       ? []
       : spec.replicaGroups.map((group) => group.map((addr) => this.replica.retain(addr)));
+    slot.filledReplicaGroups = spec.replicaGroups;
     slot.spec = { ...spec, replicaGroups: this.#options.primaryOnly ? [] : spec.replicaGroups };
     if (oldMaster) this.primary.release(oldMaster);
     if (oldFrom) this.primary.release(oldFrom);
@@ -122,6 +128,18 @@ export class Router {
       range.end = w.bytes.length;
       this.dispatch(w.routed, slot.id, range, w.readOnly, keys ? () => keys : undefined);
     }
+  }
+
+  /** Reads only from masters (or from replicas again): every slot is refilled with the replicas it was given. */
+  async setPrimaryOnly(primaryOnly: boolean): Promise<void> {
+    if (this.#options.primaryOnly === primaryOnly) return;
+    this.#options.primaryOnly = primaryOnly;
+    await this.fill(this.slots.map((s) => ({ ...s.spec, replicaGroups: s.filledReplicaGroups })));
+  }
+
+  /** Milliseconds a request may wait on a blocked slot (0 = forever). */
+  set slotLockTimeout(ms: number) {
+    this.#options.slotLockTimeout = ms;
   }
 
   /**

@@ -59,6 +59,8 @@ export class Slot {
   master: BackendServer | null = null;
   migrateFrom: BackendServer | null = null;
   replicas: BackendServer[][] = [];
+  /** The replicas the last fill named (kept when `backend_primary_only` hides them, to show them again). */
+  filledReplicaGroups: string[][] = [];
   /** Requests sent for this slot and not yet answered. */
   inflight = 0;
   /** Requests held while the slot is blocked. */

@@ -33,6 +33,8 @@ export class Logger {
   #file: Deno.FsFile | null = null;
   #path = "";
   #day = "";
+  /** The time (tests move it to see the daily rotation). */
+  now: () => Date = () => new Date();
 
   constructor(level: LogLevel = "INFO") {
     this.#level = LOG_LEVELS.indexOf(level);
@@ -52,6 +54,14 @@ export class Logger {
   setFile(path: string): void {
     this.#path = path;
     this.#openFile();
+  }
+
+  /**
+   * Opens the log file again by its name (SIGUSR1): after logrotate moved it away, writing goes to
+   * a new file of that name. Nothing to do when logging to stderr.
+   */
+  reopen(): void {
+    if (this.#path && this.#file) this.#openFile();
   }
 
   /** Closes the log file, if any. */
@@ -81,14 +91,14 @@ export class Logger {
   #openFile(): void {
     this.#file?.close();
     this.#file = Deno.openSync(this.#path, { append: true, create: true });
-    this.#day = today();
+    this.#day = dayOf(this.now());
   }
 
   #write(level: string, message: string): void {
-    const now = new Date();
+    const now = this.now();
     const line = `${formatTimestamp(now)} [${level}] ${message}\n`;
     if (this.#file) {
-      if (today() !== this.#day) this.#rotate();
+      if (dayOf(now) !== this.#day) this.#rotate();
       this.#file.writeSync(encoder.encode(line));
     } else {
       Deno.stderr.writeSync(encoder.encode(line));
@@ -113,8 +123,7 @@ function withCause(message: string, error: unknown): string {
   return `${message}: ${errorMessage(error)}`;
 }
 
-function today(): string {
-  const d = new Date();
+function dayOf(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 

@@ -105,7 +105,8 @@ export interface CommonFlags {
 
 /**
  * Handles `--help`, `--default-config`, `--version` (printing, then the program exits 0: the
- * result is true) and `--log-level`/`--log` (set up, the program goes on: false).
+ * result is true) and `--log-level`/`--log` (set up, the program goes on: false). With `--log`
+ * the file is rotated daily and opened again on SIGUSR1.
  */
 export function handleCommonFlags(flags: CommonFlags, usage: string, defaultConfig: () => string): boolean {
   if (flags.help) {
@@ -127,6 +128,10 @@ export function handleCommonFlags(flags: CommonFlags, usage: string, defaultConf
     }
     log.setLevel(level);
   }
-  if (flags.log) log.setFile(flags.log);
+  if (flags.log) {
+    log.setFile(flags.log);
+    // logrotate's postrotate: kill -USR1 <pid> makes the program write to a new file of that name.
+    Deno.addSignalListener("SIGUSR1", () => log.reopen());
+  }
   return false;
 }

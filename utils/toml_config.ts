@@ -149,3 +149,41 @@ export function renderToml<T>(
   }
   return lines.join("\n");
 }
+
+/** What a live reload does with each changed key. */
+export interface ReloadPlan<T> {
+  /** In effect now. */
+  applied: string[];
+  /** In effect for sessions opened from now on. */
+  newSessions: string[];
+  /** Used only at start: restart the program for them. */
+  restart: string[];
+  /** The properties to copy into the running configuration (applied and new sessions). */
+  props: (keyof T)[];
+}
+
+/**
+ * Sorts the keys whose values differ between the running configuration `a` and the new one `b`
+ * into those applied at once (`live`), those sessions take when they start (`newSessions`) and
+ * those that need a restart; in the file's order.
+ */
+export function planReload<T>(
+  fields: readonly ConfigField<T>[],
+  a: T,
+  b: T,
+  live: ReadonlySet<string>,
+  newSessions: ReadonlySet<string> = new Set(),
+): ReloadPlan<T> {
+  const out: ReloadPlan<T> = { applied: [], newSessions: [], restart: [], props: [] };
+  for (const f of fields) {
+    if (JSON.stringify(a[f.prop]) === JSON.stringify(b[f.prop])) continue;
+    if (live.has(f.key)) out.applied.push(f.key);
+    else if (newSessions.has(f.key)) out.newSessions.push(f.key);
+    else {
+      out.restart.push(f.key);
+      continue;
+    }
+    out.props.push(f.prop);
+  }
+  return out;
+}

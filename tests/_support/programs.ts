@@ -107,6 +107,11 @@ export class ProgramProcess {
     return await Deno.readTextFile(this.logPath).catch(() => "");
   }
 
+  /** Sends `signal` (SIGHUP, SIGUSR1…) and returns at once. */
+  signal(signal: Deno.Signal): void {
+    this.#child?.kill(signal);
+  }
+
   /** Sends `signal` and waits for the exit. */
   async kill(signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus> {
     try {
