@@ -1,8 +1,8 @@
 /**
  * The dashboard's stats loop (Codis's `pkg/topom/topom_stats.go`): every second, INFO and
- * `CONFIG GET maxmemory` from every group server and the stats of every proxy, each probe with
- * its own time budget, so a dead or hung server or proxy shows as an error or a timeout and
- * never holds up the others. A registered proxy that answers but is offline (it restarted at the
+ * `CONFIG GET maxmemory` from every group server and the stats of every proxy (with its per-command
+ * counters and latency percentiles), each probe with its own time budget, so a dead or hung server
+ * or proxy shows as an error or a timeout and never holds up the others. A registered proxy that answers but is offline (it restarted at the
  * same address) is brought online again.
  *
  * @module
@@ -11,6 +11,7 @@
 import type { ProxyProbeJson, SentinelProbeJson, ServerProbeJson } from "../api/topom_stats.ts";
 import { SentinelAdmin } from "../redis/sentinel.ts";
 import type { ProxyAdminClient } from "../api/proxy_client.ts";
+import { STATS_CMD } from "../api/proxy_stats.ts";
 import type { StoredProxy } from "../coord/store.ts";
 import { parseInfo, type RedisClient } from "../redis/redis_client.ts";
 import type { ServerConnector } from "./topom.ts";
@@ -89,7 +90,7 @@ export class StatsCollector {
     const sentinels = host.sentinelAddrs();
     const [serverResults, proxyResults, sentinelResults] = await Promise.all([
       Promise.all(servers.map((addr) => this.#probe(() => this.#serverStats(addr), () => this.#dropClient(addr)))),
-      Promise.all(proxies.map((p) => this.#probe(() => host.proxyClient(p).stats()))),
+      Promise.all(proxies.map((p) => this.#probe(() => host.proxyClient(p).stats(STATS_CMD)))),
       Promise.all(sentinels.map((addr) => this.#sentinelStats(addr))),
     ]);
     this.servers = Object.fromEntries(servers.map((addr, i) => [addr, serverResults[i]]));
