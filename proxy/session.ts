@@ -98,6 +98,11 @@ export class Session implements ReplySink {
   /** `performance.now()` since the unread replies have been past the soft limit (0 = they are not). */
   #overSoftSince = 0;
   #scratch = new ByteWriter(256);
+  /** What the last read brought, `#chunkBuf[#chunkFrom, #chunkEnd)`, and its copy once the slow log asked. */
+  #chunkBuf: Uint8Array | null = null;
+  #chunkFrom = 0;
+  #chunkEnd = 0;
+  #chunk: Uint8Array | null = null;
   /** The request being handled (refilled for each one). */
   #frame = new Frame();
   #flushing = false;
@@ -214,6 +219,10 @@ export class Session implements ReplySink {
         const buf = rb.bytes;
         let start = rb.start;
         const end = rb.end;
+        this.#chunkBuf = buf;
+        this.#chunkFrom = start;
+        this.#chunkEnd = end;
+        this.#chunk = null;
         const turnStart = performance.now();
         let handled = 0;
         let yielded = false;
@@ -270,6 +279,17 @@ export class Session implements ReplySink {
     else this.closeGracefully();
   }
 
+  /**
+   * A request's bytes for the slow log: a view into one copy of what the last read brought (one
+   * copy per read, not per request); an inline request is copied on its own.
+   */
+  #rawOf(frame: Frame): Uint8Array {
+    if (frame.buf !== this.#chunkBuf || frame.end > this.#chunkEnd) return frame.buf.slice(frame.start, frame.end);
+    const from = this.#chunkFrom;
+    this.#chunk ??= frame.buf.slice(from, this.#chunkEnd);
+    return this.#chunk.subarray(frame.start - from, frame.end - from);
+  }
+
   #protocolError(reason: string): void {
     const req = new Request(this, INVALID_OP, this.db, this.id, clock.now);
     this.#queue.push(req);
@@ -293,7 +313,7 @@ export class Session implements ReplySink {
       ? this.#authorized ? stats.unknown(frame.arg(0).toUpperCase()) : UNAUTHENTICATED_OP
       : INVALID_OP;
     const req = new Request(this, op, this.db, this.id, clock.now);
-    if (this.#host.slowlog.on) req.raw = buf.slice(frame.start, frame.end);
+    if (this.#host.slowlog.on) req.raw = this.#rawOf(frame);
     this.#queue.push(req);
     if (op === INVALID_OP) {
       this.#reject(req, "bad command length, too short or too long");

@@ -96,3 +96,64 @@ Deno.test("SIGHUP and --reload apply proxy.toml's live keys without dropping a c
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("reloaded keys change behaviour: recv timeout, slot lock timeout, a metrics reporter", async () => {
+  const { startCluster } = await import("../_support/cluster.ts");
+  const cluster = await startCluster({ config: { sessionRecvTimeout: 0, slotLockTimeout: 0 } });
+  const posts: number[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    posts.push(Date.now());
+    return new Response("ok");
+  });
+  const busy = await cluster.client();
+  const idle = await cluster.client();
+  let pinging = false;
+  let pinger: Promise<void> = Promise.resolve();
+  try {
+    const proxy = cluster.proxy;
+    // The busy client sends something every 200 ms from now on.
+    pinging = true;
+    pinger = (async () => {
+      while (pinging) {
+        assert.equal(await busy.call("PING"), "PONG");
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    const result = await proxy.applyConfig({
+      ...proxy.config,
+      sessionRecvTimeout: 1500,
+      slotLockTimeout: 800,
+      metricsReportServer: `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/report`,
+      metricsReportPeriod: 200,
+    });
+    assert.deepEqual(result.applied, [
+      "session_recv_timeout",
+      "slot_lock_timeout",
+      "metrics_report_server",
+      "metrics_report_period",
+    ]);
+    // The reporter started: reports arrive.
+    await waitFor(() => posts.length >= 2, { what: "reports from the restarted reporter" });
+    // An idle client is dropped by the new timeout; a busy one is not.
+    await new Promise((r) => setTimeout(r, 3000));
+    await assert.rejects(idle.call("PING"));
+    pinging = false;
+    await pinger;
+    assert.equal(await busy.call("PING"), "PONG");
+    // A request on a locked slot now fails after 800 ms instead of waiting forever.
+    const spec = proxy.router.slots[289].spec;
+    await proxy.fillSlots([{ ...spec, locked: true }]);
+    const started = Date.now();
+    await assert.rejects(busy.call("GET", "foo"), /slot-0289 is locked, timed out after 800 ms/);
+    assert.ok(Date.now() - started < 10_000);
+    await proxy.fillSlots([{ ...spec, locked: false }]);
+  } finally {
+    pinging = false;
+    await pinger.catch(() => {});
+    await busy.close();
+    await idle.close();
+    await cluster.stop();
+    await server.shutdown();
+  }
+});
