@@ -7,6 +7,7 @@
  */
 
 import { releaseSlots, type Routed, type Slot } from "./slot.ts";
+import type { RawChunk } from "./slowlog.ts";
 import type { OpStats } from "./stats.ts";
 
 /** Where a request's outcome goes (the session). */
@@ -35,8 +36,10 @@ export class Request implements Routed {
   proxyError = false;
   /** Close the session after writing this reply (QUIT, session_break_on_failure). */
   closeAfter = false;
-  /** The request's bytes, copied at arrival while the slow log is on. */
-  raw: Uint8Array | null = null;
+  /** Where the request's bytes are, while the slow log is on (see `RawChunk`). */
+  rawChunk: RawChunk | null = null;
+  rawStart = 0;
+  rawEnd = 0;
 
   constructor(sink: ReplySink, op: OpStats, db: number, seed: number, startedAt: number) {
     this.sink = sink;

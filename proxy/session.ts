@@ -39,7 +39,7 @@ import { Frame } from "./frame.ts";
 import { dispatchSplit } from "./multi_key.ts";
 import { type ReplySink, Request } from "./request.ts";
 import type { Router } from "./router.ts";
-import { SlowLog } from "./slowlog.ts";
+import { RawChunk, SlowLog } from "./slowlog.ts";
 import { clock, OpStats, type ProxyStats } from "./stats.ts";
 
 /** What a session needs from its proxy. */
@@ -98,11 +98,11 @@ export class Session implements ReplySink {
   /** `performance.now()` since the unread replies have been past the soft limit (0 = they are not). */
   #overSoftSince = 0;
   #scratch = new ByteWriter(256);
-  /** What the last read brought, `#chunkBuf[#chunkFrom, #chunkEnd)`, and its copy once the slow log asked. */
-  #chunkBuf: Uint8Array | null = null;
-  #chunkFrom = 0;
-  #chunkEnd = 0;
-  #chunk: Uint8Array | null = null;
+  /** The buffer requests are read into (set when reading starts). */
+  #readBuffer!: ReadBuffer;
+  /** The reads since the buffer was last reused, for the slow log (made on first use). */
+  #chunks: RawChunk[] = [];
+  #chunk: RawChunk | null = null;
   /** The request being handled (refilled for each one). */
   #frame = new Frame();
   #flushing = false;
@@ -212,16 +212,13 @@ export class Session implements ReplySink {
 
   async #readLoop(): Promise<void> {
     const scanner = this.#scanner;
-    const rb = new ReadBuffer(this.#config.sessionRecvBufsize);
+    const rb = this.#readBuffer = new ReadBuffer(this.#config.sessionRecvBufsize);
     let reset = false;
     try {
       for (;;) {
         const buf = rb.bytes;
         let start = rb.start;
         const end = rb.end;
-        this.#chunkBuf = buf;
-        this.#chunkFrom = start;
-        this.#chunkEnd = end;
         this.#chunk = null;
         const turnStart = performance.now();
         let handled = 0;
@@ -263,6 +260,7 @@ export class Session implements ReplySink {
         }
         // At most READ_MAX bytes a turn, as Redis reads (16 KB): a client pipelining thousands of
         // requests gets them handled a few thousand at a time, and every other client its turn.
+        this.#detachChunks();
         const space = rb.space();
         const n = await this.#conn.read(space.length > READ_MAX ? space.subarray(0, READ_MAX) : space);
         if (n === null) break; // the client is done sending: answer what it sent, then close
@@ -279,15 +277,33 @@ export class Session implements ReplySink {
     else this.closeGracefully();
   }
 
-  /**
-   * A request's bytes for the slow log: a view into one copy of what the last read brought (one
-   * copy per read, not per request); an inline request is copied on its own.
-   */
-  #rawOf(frame: Frame): Uint8Array {
-    if (frame.buf !== this.#chunkBuf || frame.end > this.#chunkEnd) return frame.buf.slice(frame.start, frame.end);
-    const from = this.#chunkFrom;
-    this.#chunk ??= frame.buf.slice(from, this.#chunkEnd);
-    return this.#chunk.subarray(frame.start - from, frame.end - from);
+  /** Notes where a request's bytes are for the slow log: in the current read (an inline one is copied). */
+  #keepRaw(req: Request, frame: Frame): void {
+    let chunk: RawChunk;
+    if (frame.buf === this.#readBuffer.bytes) {
+      chunk = this.#chunk ??= this.#newChunk(frame.buf);
+    } else {
+      chunk = new RawChunk(frame.buf.slice(frame.start, frame.end), frame.start, frame.end);
+      chunk.copy = chunk.buf;
+    }
+    chunk.live++;
+    req.rawChunk = chunk;
+    req.rawStart = frame.start;
+    req.rawEnd = frame.end;
+  }
+
+  #newChunk(buf: Uint8Array): RawChunk {
+    const c = new RawChunk(buf, this.#readBuffer.start, this.#readBuffer.end);
+    this.#chunks.push(c);
+    return c;
+  }
+
+  /** Before the read buffer is reused: requests still unanswered keep a copy of their bytes. */
+  #detachChunks(): void {
+    if (this.#chunks.length === 0) return;
+    for (const c of this.#chunks) c.detach();
+    this.#chunks = [];
+    this.#chunk = null;
   }
 
   #protocolError(reason: string): void {
@@ -313,7 +329,7 @@ export class Session implements ReplySink {
       ? this.#authorized ? stats.unknown(frame.arg(0).toUpperCase()) : UNAUTHENTICATED_OP
       : INVALID_OP;
     const req = new Request(this, op, this.db, this.id, clock.now);
-    if (this.#host.slowlog.on) req.raw = this.#rawOf(frame);
+    if (this.#host.slowlog.on) this.#keepRaw(req, frame);
     this.#queue.push(req);
     if (op === INVALID_OP) {
       this.#reject(req, "bad command length, too short or too long");
@@ -817,7 +833,11 @@ export class Session implements ReplySink {
     const op = req.op;
     const us = (clock.now - req.startedAt) * 1000;
     op.record(us);
-    if (req.raw !== null) this.#host.slowlog.consider(req, us, this);
+    const chunk = req.rawChunk;
+    if (chunk !== null) {
+      chunk.live--;
+      if (us >= this.#host.slowlog.threshold) this.#host.slowlog.consider(req, us, this);
+    }
     if (req.proxyError) {
       op.fails++;
       this.#host.stats.fails++;

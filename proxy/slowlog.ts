@@ -3,8 +3,9 @@
  * `slowlog_log_slower_than` microseconds from its arrival to its reply is kept, newest first, up
  * to `slowlog_max_len` entries; `SLOWLOG GET [count]`, `LEN` and `RESET` answer as Redis does.
  *
- * The request's bytes are copied when it arrives only while the log is on (a negative threshold
- * turns it off), and decoded into arguments only for the entries that are kept.
+ * A request's bytes are kept by reference to the read that brought them ({@linkcode RawChunk}),
+ * copied only when the session must reuse its buffer while the request is unanswered, and decoded
+ * into arguments only for the entries that are kept. A negative threshold turns it all off.
  *
  * @module
  */
@@ -33,10 +34,42 @@ export interface SlowLogEntry {
   clientName: string;
 }
 
+/**
+ * The bytes one read brought, `buf[from, to)`, as long as requests of it may be logged: `live`
+ * counts those not answered yet. Before the session's read buffer is reused, a region still live
+ * is copied (`copy`); a client that waits for each reply before sending the next request never
+ * needs a copy.
+ */
+export class RawChunk {
+  buf: Uint8Array;
+  from: number;
+  to: number;
+  live = 0;
+  copy: Uint8Array | null = null;
+
+  constructor(buf: Uint8Array, from: number, to: number) {
+    this.buf = buf;
+    this.from = from;
+    this.to = to;
+  }
+
+  /** Keeps the live bytes before the buffer is reused. */
+  detach(): void {
+    if (this.live > 0 && this.copy === null) this.copy = this.buf.slice(this.from, this.to);
+  }
+
+  /** `[start, end)` of the original buffer, wherever the bytes are now. */
+  bytes(start: number, end: number): Uint8Array {
+    return this.copy !== null ? this.copy.subarray(start - this.from, end - this.from) : this.buf.subarray(start, end);
+  }
+}
+
 /** What a logged request must tell. */
 export interface SlowRequest {
-  /** The request's RESP bytes (copied at arrival; null when the log was off then). */
-  readonly raw: Uint8Array | null;
+  /** The read its bytes came in (null when the log was off then), and where in it. */
+  readonly rawChunk: RawChunk | null;
+  readonly rawStart: number;
+  readonly rawEnd: number;
 }
 
 /** Who sent it. */
@@ -63,14 +96,15 @@ export class SlowLog {
     return this.threshold >= 0 && this.maxLen > 0;
   }
 
-  /** Keeps the request if it was slow enough. */
+  /** Keeps the request if it was slow enough (the caller checked `durationUs >= threshold`). */
   consider(req: SlowRequest, durationUs: number, client: SlowClient): void {
-    if (!this.on || durationUs < this.threshold || req.raw === null) return;
+    const chunk = req.rawChunk;
+    if (!this.on || durationUs < this.threshold || chunk === null) return;
     this.#entries.unshift({
       id: this.#nextId++,
       time: Math.floor(Date.now() / 1000),
       durationUs: Math.round(durationUs),
-      args: cutArgs(req.raw),
+      args: cutArgs(chunk.bytes(req.rawStart, req.rawEnd)),
       client: client.remoteAddr,
       clientName: client.clientName,
     });

@@ -189,10 +189,12 @@ async function main(): Promise<void> {
       `${tmp}/baseline.toml`,
       `proxy_addr = "127.0.0.1:${baselinePort}"\nadmin_addr = "127.0.0.1:${freePort()}"\n`,
     );
+    // The same runtime flags as this proxy, so that only the code differs.
+    const baselineMain = `${flags.baseline}/proxy/main.ts`;
     baselinePid = spawn(Deno.execPath(), [
-      "run",
-      "--allow-all",
-      `${flags.baseline}/proxy/main.ts`,
+      ...(flags["proxy-v8-flags"]
+        ? ["run", "--allow-all", `--v8-flags=${flags["proxy-v8-flags"]}`, baselineMain]
+        : programRunArgs(baselineMain)),
       `--config=${tmp}/baseline.toml`,
       `--fillslots=${tmp}/slots.json`,
       "--log-level=WARN",

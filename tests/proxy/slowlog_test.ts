@@ -96,3 +96,38 @@ Deno.test("SLOWLOG: only requests over the threshold; off when negative; through
     await cluster.stop();
   }
 });
+
+Deno.test("SLOWLOG: a long pipeline read in many pieces logs every slow request with its own arguments", async () => {
+  const cluster = await startCluster({ config: { slowlogLogSlowerThan: 20_000, slowlogMaxLen: 5000 } });
+  const c = await cluster.client();
+  try {
+    const busy = "local t = redis.call('TIME'); local s = t[1]*1e6+t[2]; " +
+      "repeat local n = redis.call('TIME') until n[1]*1e6+n[2] - s > 60000; return 1";
+    // One pipeline of ~600 KB: the proxy reads it in 16 KB pieces and reuses its buffer while the
+    // script (and the requests queued behind it on the same server) are unanswered.
+    const commands: (string | number)[][] = [["EVAL", busy, 1, "{p}script"]];
+    for (let i = 0; i < 6000; i++) commands.push(["SET", `{p}k${i}`, `value-${i}-${"x".repeat(60)}`]);
+    const replies = await c.pipeline(commands);
+    assert.equal(replies[0], 1);
+    const entries = await c.call("SLOWLOG", "GET", -1) as Entry[];
+    assert.ok(entries.length >= 1000, `${entries.length} slow requests`);
+    for (const e of entries) {
+      const [name, ...args] = e[3];
+      if (name === "EVAL") {
+        assert.deepEqual(args, [
+          busy.length > 128 ? `${busy.slice(0, 128)}... (${busy.length - 128} more bytes)` : busy,
+          "1",
+          "{p}script",
+        ]);
+      } else {
+        assert.equal(name, "SET");
+        const i = Number(/^\{p\}k(\d+)$/.exec(args[0])?.[1]);
+        assert.ok(Number.isInteger(i), args[0]);
+        assert.equal(args[1], `value-${i}-${"x".repeat(60)}`, "each entry has its own bytes, not another request's");
+      }
+    }
+  } finally {
+    await c.close();
+    await cluster.stop();
+  }
+});
