@@ -79,6 +79,11 @@ export interface CommandInfo {
   readonly why?: string;
   /** Index in {@linkcode COMMANDS}, for per-command statistics. */
   readonly id: number;
+  /**
+   * The command may name several keys and is not split: they must all live in one group (the
+   * session checks it, so that nothing is answered from one group's keys only).
+   */
+  readonly multiKey: boolean;
 }
 
 /** True when a command with these flags may be served by a replica. */
@@ -92,7 +97,7 @@ const KALL: KeySpec = { kind: "range", first: 1, last: -1, step: 1 };
 const KPAIRS: KeySpec = { kind: "range", first: 1, last: -1, step: 2 };
 const NONE: KeySpec = { kind: "none" };
 
-type Entry = Omit<CommandInfo, "name" | "nameBytes" | "id" | "route" | "keys"> & {
+type Entry = Omit<CommandInfo, "name" | "nameBytes" | "id" | "route" | "keys" | "multiKey"> & {
   route?: number;
   keys?: KeySpec;
 };
@@ -343,12 +348,12 @@ const TABLE: Record<string, Entry> = {
   SCAN: blocked(WHY_KEYSPACE),
   SWAPDB: blocked(WHY_KEYSPACE),
 
-  BITOP: blocked(WHY_CROSS),
+  BITOP: { flags: W, route: 2, keys: { kind: "range", first: 2, last: -1, step: 1 } },
   MIGRATE: blocked(WHY_CROSS),
   MOVE: blocked(WHY_CROSS),
-  MSETNX: blocked(WHY_CROSS),
-  RENAME: blocked(WHY_CROSS),
-  RENAMENX: blocked(WHY_CROSS),
+  MSETNX: { flags: W, keys: KPAIRS },
+  RENAME: { flags: W, keys: K12 },
+  RENAMENX: { flags: W, keys: K12 },
   RESTORE: blocked(WHY_CROSS),
   "RESTORE-ASKING": blocked(WHY_CROSS),
   OBJECT: blocked(WHY_ADMIN),
@@ -428,7 +433,24 @@ export const COMMANDS: readonly CommandInfo[] = Object.entries(TABLE).map(([name
   id,
   route: e.route ?? (e.keys?.kind === "none" ? 0 : 1),
   keys: e.keys ?? K1,
+  multiKey: e.split === undefined && (e.flags & NOT_ALLOWED) === 0 && mayNameSeveralKeys(e.keys ?? K1, e.keysAfter),
 }));
+
+function mayNameSeveralKeys(spec: KeySpec, keysAfter: readonly string[] | undefined): boolean {
+  if (keysAfter !== undefined) return true;
+  switch (spec.kind) {
+    case "none":
+    case "subcommand":
+      return false;
+    case "range":
+      return spec.last < 0 || spec.last > spec.first;
+    case "numkeys":
+    case "streams":
+      return true;
+    default:
+      return assertNever(spec);
+  }
+}
 
 /** Longest command name the proxy accepts (Codis: 64 bytes). */
 export const MAX_COMMAND_NAME = 64;

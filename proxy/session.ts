@@ -22,11 +22,12 @@ import { OutputQueue } from "../redis/output_queue.ts";
 import { ByteWriter, encodeError } from "../redis/resp_writer.ts";
 import { ReadBuffer } from "../redis/read_buffer.ts";
 import { RESP_ARRAY, RESP_ERROR } from "../redis/resp_types.ts";
-import { MAX_SLOT_NUM } from "../redis/slot_hash.ts";
+import { MAX_SLOT_NUM, slotOf } from "../redis/slot_hash.ts";
 import { delay } from "../utils/async.ts";
 import { Fifo } from "../utils/fifo.ts";
 import {
   type CommandInfo,
+  forEachKey,
   isReadOnly,
   keysOf,
   lookupCommand,
@@ -383,7 +384,45 @@ export class Session implements ReplySink {
         return;
       }
     }
+    if (cmd.multiKey) {
+      const cross = this.#crossGroup(cmd, frame);
+      if (cross !== "") {
+        this.failed(req, cross);
+        return;
+      }
+    }
     this.#route(req, cmd, frame);
+  }
+
+  /**
+   * Why a command's keys cannot be served together ("" when they can): they live in slots of
+   * different groups, or in a migrating (or locked) slot and another slot. Codis would answer from
+   * the first key's group only; Redis Cluster answers CROSSSLOT.
+   */
+  #crossGroup(cmd: CommandInfo, frame: Frame): string {
+    const slots = this.#host.router.slots;
+    const buf = frame.buf;
+    let first = -1;
+    let problem = "";
+    forEachKey(cmd, frame, (start, end) => {
+      if (problem !== "") return;
+      const id = slotOf(buf, start, end);
+      if (first < 0 || id === first) {
+        first = id;
+        return;
+      }
+      const a = slots[first];
+      const b = slots[id];
+      if (a.migrateFrom !== null || a.blocked || b.migrateFrom !== null || b.blocked) {
+        const moving = a.migrateFrom !== null || a.blocked ? first : id;
+        problem = `CROSSSLOT Keys in request don't hash to the same slot, and slot ${moving} is being migrated: ` +
+          "retry once it has moved, or use a hash tag {...} to keep the keys in one slot";
+      } else if (a.master !== b.master) {
+        problem = `CROSSSLOT Keys in request are on different groups of servers (slots ${first} and ${id}): ` +
+          "use a hash tag {...} to keep them together";
+      }
+    });
+    return problem;
   }
 
   /** Sends a request to the slot of its routing key (any online slot when it has none). */

@@ -78,12 +78,25 @@ export interface SlowClient {
   readonly clientName: string;
 }
 
-/** The slow log of one proxy. */
+/** A kept request, its arguments still raw (cut when asked for). */
+interface Kept {
+  id: number;
+  time: number;
+  durationUs: number;
+  raw: Uint8Array;
+  client: string;
+  clientName: string;
+}
+
+/** The slow log of one proxy: a ring of the newest entries; recording one is a copy and a store. */
 export class SlowLog {
   /** Microseconds; negative = off, 0 = every request. */
   threshold: number;
   maxLen: number;
-  #entries: SlowLogEntry[] = [];
+  #ring: (Kept | undefined)[] = [];
+  /** Index of the next write in the ring. */
+  #head = 0;
+  #size = 0;
   #nextId = 0;
 
   constructor(threshold: number, maxLen: number) {
@@ -91,44 +104,78 @@ export class SlowLog {
     this.maxLen = maxLen;
   }
 
-  /** True while requests must be copied at arrival. */
+  /** True while requests must be kept track of. */
   get on(): boolean {
     return this.threshold >= 0 && this.maxLen > 0;
   }
 
-  /** Keeps the request if it was slow enough (the caller checked `durationUs >= threshold`). */
+  /** Keeps the request if it was slow enough. */
   consider(req: SlowRequest, durationUs: number, client: SlowClient): void {
     const chunk = req.rawChunk;
     if (!this.on || durationUs < this.threshold || chunk === null) return;
-    this.#entries.unshift({
+    if (this.#ring.length !== this.maxLen) this.#resize();
+    this.#ring[this.#head] = {
       id: this.#nextId++,
       time: Math.floor(Date.now() / 1000),
       durationUs: Math.round(durationUs),
-      args: cutArgs(chunk.bytes(req.rawStart, req.rawEnd)),
+      raw: chunk.bytes(req.rawStart, req.rawEnd).slice(),
       client: client.remoteAddr,
       clientName: client.clientName,
-    });
-    if (this.#entries.length > this.maxLen) this.#entries.length = this.maxLen;
+    };
+    this.#head = (this.#head + 1) % this.maxLen;
+    if (this.#size < this.maxLen) this.#size++;
   }
 
   get length(): number {
-    return this.#entries.length;
+    return this.#size;
   }
 
-  /** The newest `count` entries (all with a negative count). */
-  get(count = 10): readonly SlowLogEntry[] {
-    return count < 0 ? this.#entries : this.#entries.slice(0, count);
+  /** The newest `count` entries, newest first (all with a negative count). */
+  get(count = 10): SlowLogEntry[] {
+    const n = count < 0 ? this.#size : Math.min(count, this.#size);
+    return this.#newest(n).map((k) => ({
+      id: k.id,
+      time: k.time,
+      durationUs: k.durationUs,
+      args: cutArgs(k.raw),
+      client: k.client,
+      clientName: k.clientName,
+    }));
   }
 
   reset(): void {
-    this.#entries = [];
+    this.#ring = [];
+    this.#head = 0;
+    this.#size = 0;
   }
 
   /** Applies new settings (a reload); a shorter length drops the oldest entries. */
   configure(threshold: number, maxLen: number): void {
     this.threshold = threshold;
     this.maxLen = maxLen;
-    if (this.#entries.length > maxLen) this.#entries.length = Math.max(0, maxLen);
+    this.#resize();
+  }
+
+  /** The newest `n` kept entries, newest first. */
+  #newest(n: number): Kept[] {
+    const out: Kept[] = [];
+    const len = this.#ring.length;
+    for (let i = 1; i <= n; i++) out.push(this.#ring[(this.#head - i + len) % len]!);
+    return out;
+  }
+
+  /** Makes the ring `maxLen` long, keeping the newest entries. */
+  #resize(): void {
+    const len = Math.max(0, this.maxLen);
+    const keep = this.#newest(Math.min(this.#size, len)).reverse();
+    this.#ring = new Array(len);
+    this.#head = 0;
+    this.#size = 0;
+    for (const k of keep) {
+      this.#ring[this.#head] = k;
+      this.#head = (this.#head + 1) % len;
+      this.#size++;
+    }
   }
 
   /** Writes `entries` in Redis's reply shape. */
@@ -147,9 +194,12 @@ export class SlowLog {
   }
 }
 
+/** One scanner for every entry read (entries are read one at a time). */
+const scanner = new RequestScanner();
+
 /** A request's arguments, at most 32 (the last saying how many more) of at most 128 bytes each. */
 export function cutArgs(raw: Uint8Array): Uint8Array[] {
-  const scanner = new RequestScanner();
+  scanner.reset();
   const end = scanner.scan(raw, 0, raw.length);
   if (end <= 0) return [raw.slice(0, MAX_STRING)];
   const argc = scanner.argc;
