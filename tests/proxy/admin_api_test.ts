@@ -111,7 +111,20 @@ Deno.test("stats count commands, fails and Redis errors; flags select the parts;
     assert.equal(byName.INCR.redis_errtype, 1);
     assert.equal(byName.KEYS.fails, 1);
     assert.equal(byName.GET.calls, 1);
-    assert.deepEqual(Object.keys(byName.GET), ["opstr", "calls", "usecs", "usecs_percall", "fails", "redis_errtype"]);
+    // Codis's fields in Codis's order, then our latency percentiles (µs).
+    assert.deepEqual(Object.keys(byName.GET), [
+      "opstr",
+      "calls",
+      "usecs",
+      "usecs_percall",
+      "fails",
+      "redis_errtype",
+      "p50",
+      "p99",
+      "p999",
+      "max",
+    ]);
+    assert.ok(byName.GET.p50 <= byName.GET.p99 && byName.GET.p99 <= byName.GET.max);
     const bad = await failure(callApi(cluster.adminAddr, `/api/proxy/stats/${xauth}/x`));
     assert.equal(bad.status, 400);
     assert.equal(await callApi(cluster.adminAddr, `/api/proxy/stats/reset/${xauth}`, { method: "PUT" }), "OK");
