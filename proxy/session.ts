@@ -495,7 +495,8 @@ export class Session implements ReplySink {
         return;
       case "SLOWLOG":
         if (argc >= 2 && ADDRESS.test(frame.arg(1))) {
-          this.#onBackend(req, frame);
+          // On the proxy's own connection: the ACL user that serves clients may not run SLOWLOG.
+          this.#onBackend(req, frame, true);
           return;
         }
         this.#slowlog(req, frame);
@@ -545,7 +546,7 @@ export class Session implements ReplySink {
   }
 
   /** Codis's `PING addr …` / `INFO addr …` (and `SLOWLOG addr …`): the command without the address, on that server. */
-  #onBackend(req: Request, frame: Frame): void {
+  #onBackend(req: Request, frame: Frame, own = false): void {
     const addr = frame.arg(1);
     const server = this.#host.router.server(addr);
     if (!server) {
@@ -558,7 +559,7 @@ export class Session implements ReplySink {
     w.appendHeader(RESP_ARRAY, argc - 1);
     w.appendBulk(buf, args[0], args[1]);
     for (let i = 2; i < argc; i++) w.appendBulk(buf, args[i * 2], args[i * 2 + 1]);
-    server.conn(this.db, this.id).send(req, w.bytes, 0, w.length);
+    (own ? server.ownConn(this.db) : server.conn(this.db, this.id)).send(req, w.bytes, 0, w.length);
   }
 
   /** `SLOWLOG GET [count] | LEN | RESET | HELP`, answered from the proxy's own slow log. */

@@ -79,6 +79,9 @@ Deno.test("a script through the proxy cannot FLUSHALL, CONFIG SET or SHUTDOWN: N
     assert.equal(await c.call("GET", "k"), "v", "the key is intact");
     assert.equal(await c.call("PING"), "PONG", "the server is up");
     assert.equal(await direct.call("CONFIG", "GET", "maxmemory").then((r) => (r as string[])[1]), "0");
+    // The proxy's own forms that reach a server still work under the ACL user.
+    assert.match(String(await c.call("INFO", servers[0].addr, "server")), /redis_version/);
+    assert.equal(typeof await c.call("SLOWLOG", servers[0].addr, "LEN"), "number");
     await direct.close();
 
     // The proxy's own MIGRATE (for a key of a migrating slot) is not the ACL user's.
