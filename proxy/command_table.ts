@@ -54,7 +54,9 @@ export type SpecialCommand =
   | "CLIENT"
   | "SLOTSMAPPING"
   | "SLOTSHASHKEY"
-  | "SLOWLOG";
+  | "SLOWLOG"
+  | "DBSIZE"
+  | "SCRIPT";
 
 /** One command of the table. */
 export interface CommandInfo {
@@ -340,7 +342,7 @@ const TABLE: Record<string, Entry> = {
   WAITAOF: blocked(WHY_BLOCKING),
   MONITOR: blocked(WHY_BLOCKING),
 
-  DBSIZE: blocked(WHY_KEYSPACE),
+  DBSIZE: { flags: R, keys: NONE, special: "DBSIZE" },
   FLUSHALL: blocked(WHY_KEYSPACE),
   FLUSHDB: blocked(WHY_KEYSPACE),
   KEYS: blocked(WHY_KEYSPACE),
@@ -388,7 +390,7 @@ const TABLE: Record<string, Entry> = {
   REPLCONF: blocked(WHY_ADMIN),
   REPLICAOF: blocked(WHY_ADMIN),
   SAVE: blocked(WHY_ADMIN),
-  SCRIPT: blocked(WHY_ADMIN),
+  SCRIPT: { flags: W, keys: NONE, special: "SCRIPT" },
   SHUTDOWN: blocked(WHY_ADMIN),
   SLAVEOF: blocked(WHY_ADMIN),
   SLOWLOG: { flags: R, keys: NONE, special: "SLOWLOG" },

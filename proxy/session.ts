@@ -37,6 +37,7 @@ import {
 } from "./command_table.ts";
 import type { ProxyConfig } from "./config.ts";
 import { Frame } from "./frame.ts";
+import { dispatchToAll } from "./fanout.ts";
 import { dispatchSplit } from "./multi_key.ts";
 import { type ReplySink, Request } from "./request.ts";
 import type { Router } from "./router.ts";
@@ -493,6 +494,20 @@ export class Session implements ReplySink {
         if (argc !== 2) return wrongArity();
         this.#local(req, (w) => w.appendBulk(frame.buf, frame.args[2], frame.args[3]));
         return;
+      case "DBSIZE":
+        if (argc !== 1) return wrongArity();
+        dispatchToAll(router, req, frame, "sum");
+        return;
+      case "SCRIPT": {
+        // On every master, so that EVALSHA finds the script whatever its keys' slot.
+        const sub = argc >= 2 ? frame.arg(1).toUpperCase() : "";
+        if (sub === "LOAD" && argc === 3) dispatchToAll(router, req, frame, "same");
+        else if (sub === "EXISTS" && argc >= 3) dispatchToAll(router, req, frame, "and");
+        else if (sub === "FLUSH" && argc <= 3) dispatchToAll(router, req, frame, "ok");
+        else if (argc < 2) wrongArity();
+        else this.#reject(req, `command 'SCRIPT ${sub}' is not allowed`);
+        return;
+      }
       case "SLOWLOG":
         if (argc >= 2 && ADDRESS.test(frame.arg(1))) {
           // On the proxy's own connection: the ACL user that serves clients may not run SLOWLOG.

@@ -1,0 +1,101 @@
+/**
+ * Commands sent to every master of the cluster, their replies merged into the one a single Redis
+ * would give: `DBSIZE` (summed), `SCRIPT LOAD` (the same SHA from each), `SCRIPT EXISTS` (a script
+ * exists when every master has it), `SCRIPT FLUSH` (`+OK` from each). So `EVALSHA` works on any
+ * slot once a script was loaded through the proxy.
+ *
+ * @module
+ */
+
+import { ReplyScanner } from "../redis/resp_scanner.ts";
+import { decodeReply, RespError } from "../redis/resp_value.ts";
+import { ByteWriter } from "../redis/resp_writer.ts";
+import { RESP_ARRAY, RESP_ERROR } from "../redis/resp_types.ts";
+import type { BackendServer, Pending } from "./backend.ts";
+import type { Frame } from "./frame.ts";
+import type { Request } from "./request.ts";
+import type { Router } from "./router.ts";
+
+/** How the masters' replies become one. */
+export type FanoutRule = "sum" | "same" | "and" | "ok";
+
+const scanner = new ReplyScanner();
+
+/** The distinct masters that serve slots now. */
+export function masters(router: Router): BackendServer[] {
+  const out = new Set<BackendServer>();
+  for (const s of router.slots) if (s.master !== null) out.add(s.master);
+  return [...out].sort((a, b) => a.addr < b.addr ? -1 : 1);
+}
+
+/** Sends the request in `frame` to every master and answers `req` with the merged reply. */
+export function dispatchToAll(router: Router, req: Request, frame: Frame, rule: FanoutRule): void {
+  const servers = masters(router);
+  if (servers.length === 0) {
+    req.reject("slot is not ready, may be offline");
+    return;
+  }
+  const bytes = frame.buf.slice(frame.start, frame.end);
+  const replies: Uint8Array[] = [];
+  let remaining = servers.length;
+  let failure: string | null = null;
+  const done = () => {
+    if (--remaining > 0) return;
+    if (failure !== null) req.onFailure(failure);
+    else {
+      const merged = merge(rule, replies);
+      req.onReply(merged, 0, merged.length);
+    }
+  };
+  for (const server of servers) {
+    const pending: Pending = {
+      onReply(buf: Uint8Array, start: number, end: number) {
+        replies.push(buf.slice(start, end));
+        done();
+      },
+      onFailure(reason: string) {
+        failure ??= `${reason} (${server.addr})`;
+        done();
+      },
+    };
+    server.conn(req.db, req.seed).send(pending, bytes, 0, bytes.length);
+  }
+}
+
+/** One reply from the masters' replies (the first error reply wins, as for split commands). */
+function merge(rule: FanoutRule, replies: Uint8Array[]): Uint8Array {
+  const error = replies.find((r) => r[0] === RESP_ERROR);
+  if (error) return error;
+  const w = new ByteWriter(64);
+  switch (rule) {
+    case "sum": {
+      let total = 0;
+      for (const r of replies) total += Number(decodeReply(r, 0, r.length));
+      w.appendInteger(total);
+      return w.view().slice();
+    }
+    case "same":
+    case "ok": {
+      const first = replies[0];
+      const same = replies.every((r) => r.length === first.length && r.every((b, i) => b === first[i]));
+      if (!same) {
+        w.appendError("ERR the masters answered differently: " + replies.map((r) => String(decode(r))).join(", "));
+        return w.view().slice();
+      }
+      return first;
+    }
+    case "and": {
+      const lists = replies.map((r) => decode(r) as number[]);
+      const n = lists[0].length;
+      w.appendHeader(RESP_ARRAY, n);
+      for (let i = 0; i < n; i++) w.appendInteger(lists.every((l) => Number(l[i]) === 1) ? 1 : 0);
+      return w.view().slice();
+    }
+  }
+}
+
+function decode(r: Uint8Array): unknown {
+  scanner.reset();
+  const v = decodeReply(r, 0, r.length);
+  return v instanceof RespError ? v.message : v;
+}
