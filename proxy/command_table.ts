@@ -56,6 +56,8 @@ export type SpecialCommand =
   | "SLOTSHASHKEY"
   | "SLOWLOG"
   | "DBSIZE"
+  | "RANDOMKEY"
+  | "FLUSH"
   | "SCRIPT";
 
 /** One command of the table. */
@@ -343,10 +345,10 @@ const TABLE: Record<string, Entry> = {
   MONITOR: blocked(WHY_BLOCKING),
 
   DBSIZE: { flags: R, keys: NONE, special: "DBSIZE" },
-  FLUSHALL: blocked(WHY_KEYSPACE),
-  FLUSHDB: blocked(WHY_KEYSPACE),
+  FLUSHALL: { flags: W, keys: NONE, special: "FLUSH" },
+  FLUSHDB: { flags: W, keys: NONE, special: "FLUSH" },
   KEYS: blocked(WHY_KEYSPACE),
-  RANDOMKEY: blocked(WHY_KEYSPACE),
+  RANDOMKEY: { flags: R, keys: NONE, special: "RANDOMKEY" },
   SCAN: blocked(WHY_KEYSPACE),
   SWAPDB: blocked(WHY_KEYSPACE),
 

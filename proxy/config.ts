@@ -90,6 +90,8 @@ export interface ProxyConfig {
   slowlogMaxLen: number;
   /** The log level ("" = as --log-level says, INFO by default); a reload applies it. */
   logLevel: string;
+  /** Let clients run FLUSHDB and FLUSHALL (on every master). */
+  proxyAllowFlush: boolean;
 }
 
 /** Codis 3.2's defaults. */
@@ -151,6 +153,7 @@ export const DEFAULT_PROXY_CONFIG: Readonly<ProxyConfig> = {
   slowlogLogSlowerThan: 10_000,
   slowlogMaxLen: 128,
   logLevel: "",
+  proxyAllowFlush: false,
 };
 
 type F = ConfigField<ProxyConfig>;
@@ -482,6 +485,12 @@ export const PROXY_CONFIG_FIELDS: readonly F[] = [
       "from their arrival to their reply, as Redis's setting (0 = every request, negative = off).",
   },
   { key: "slowlog_max_len", prop: "slowlogMaxLen", kind: "int", doc: "Most entries the slow log keeps." },
+  {
+    key: "proxy_allow_flush",
+    prop: "proxyAllowFlush",
+    kind: "bool",
+    doc: "Let clients run FLUSHDB and FLUSHALL through the proxy (they empty every group). Off by default.",
+  },
   {
     key: "log_level",
     prop: "logLevel",

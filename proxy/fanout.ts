@@ -1,8 +1,9 @@
 /**
  * Commands sent to every master of the cluster, their replies merged into the one a single Redis
- * would give: `DBSIZE` (summed), `SCRIPT LOAD` (the same SHA from each), `SCRIPT EXISTS` (a script
- * exists when every master has it), `SCRIPT FLUSH` (`+OK` from each). So `EVALSHA` works on any
- * slot once a script was loaded through the proxy.
+ * would give: `DBSIZE` (summed), `RANDOMKEY` (a key of a random master that has keys), `SCRIPT LOAD`
+ * (the same SHA from each), `SCRIPT EXISTS` (a script exists when every master has it),
+ * `SCRIPT FLUSH`, `FLUSHDB`, `FLUSHALL` (`+OK` from each). So `EVALSHA` works on any slot once a
+ * script was loaded through the proxy.
  *
  * @module
  */
@@ -17,7 +18,7 @@ import type { Request } from "./request.ts";
 import type { Router } from "./router.ts";
 
 /** How the masters' replies become one. */
-export type FanoutRule = "sum" | "same" | "and" | "ok";
+export type FanoutRule = "sum" | "same" | "and" | "ok" | "any";
 
 const scanner = new ReplyScanner();
 
@@ -83,6 +84,11 @@ function merge(rule: FanoutRule, replies: Uint8Array[]): Uint8Array {
         return w.view().slice();
       }
       return first;
+    }
+    case "any": {
+      // RANDOMKEY: a key of a random master that has one (nil when none has).
+      const found = replies.filter((r) => decode(r) !== null);
+      return found.length > 0 ? found[Math.floor(Math.random() * found.length)] : replies[0];
     }
     case "and": {
       const lists = replies.map((r) => decode(r) as number[]);

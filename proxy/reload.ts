@@ -33,6 +33,7 @@ export const LIVE_KEYS: ReadonlySet<string> = new Set([
   "slowlog_log_slower_than",
   "slowlog_max_len",
   "log_level",
+  "proxy_allow_flush",
   "metrics_report_server",
   "metrics_report_period",
   "metrics_report_influxdb_server",

@@ -498,6 +498,19 @@ export class Session implements ReplySink {
         if (argc !== 1) return wrongArity();
         dispatchToAll(router, req, frame, "sum");
         return;
+      case "RANDOMKEY":
+        if (argc !== 1) return wrongArity();
+        dispatchToAll(router, req, frame, "any");
+        return;
+      case "FLUSH":
+        // Off unless proxy.toml allows it: one command empties every group.
+        if (!this.#config.proxyAllowFlush) {
+          this.#reject(req, `command '${cmd.name}' is not allowed (set proxy_allow_flush = true in proxy.toml)`);
+          return;
+        }
+        if (argc > 2) return wrongArity();
+        dispatchToAll(router, req, frame, "ok");
+        return;
       case "SCRIPT": {
         // On every master, so that EVALSHA finds the script whatever its keys' slot.
         const sub = argc >= 2 ? frame.arg(1).toUpperCase() : "";

@@ -52,6 +52,17 @@ Deno.test("DBSIZE sums the masters; SCRIPT LOAD|EXISTS|FLUSH reach every master,
     const gone = await c.send(["EVALSHA", sha, 1, a]);
     assert.ok(gone instanceof RespError && /^NOSCRIPT/.test(gone.message), String(gone));
     await assert.rejects(c.call("SCRIPT", "KILL"), /command 'SCRIPT KILL' is not allowed/);
+
+    // RANDOMKEY: a key of some master; nil when the database is empty everywhere.
+    const some = await c.call("RANDOMKEY");
+    assert.ok(typeof some === "string" && await c.call("EXISTS", some) === 1, String(some));
+    // FLUSHDB/FLUSHALL: refused by default.
+    await assert.rejects(c.call("FLUSHALL"), /command 'FLUSHALL' is not allowed \(set proxy_allow_flush = true/);
+    assert.ok(Number(await c.call("DBSIZE")) > 0, "nothing flushed");
+    await cluster.proxy.applyConfig({ ...cluster.proxy.config, proxyAllowFlush: true });
+    assert.equal(await c.call("FLUSHDB"), "OK");
+    assert.equal(await c.call("DBSIZE"), 0, "every group emptied");
+    assert.equal(await c.call("RANDOMKEY"), null);
     await assert.rejects(c.call("SCRIPT", "LOAD", "return 1 +"), /Error compiling script/);
   } finally {
     await c.close();
