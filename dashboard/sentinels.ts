@@ -10,10 +10,11 @@
 import type { SentinelModel } from "../coord/models.ts";
 import {
   type MonitorSettings,
+  replaceWatcher,
   runIdOf,
   SentinelAdmin,
   type SentinelMaster,
-  SentinelWatcher,
+  type SentinelWatcher,
 } from "../redis/sentinel.ts";
 import { conflict, errorMessage, notFound, upstream } from "../utils/errors.ts";
 import { log } from "../utils/log.ts";
@@ -197,19 +198,15 @@ export class Sentinels {
   async #rewatch(servers: readonly string[]): Promise<void> {
     const old = this.#watcher;
     this.#watcher = null;
-    await old?.stop();
-    if (this.#closed || servers.length === 0) return;
-    const watcher: SentinelWatcher = new SentinelWatcher({
-      product: this.#t.config.productName,
-      servers,
-      timeoutMs: this.#t.config.sentinelClientTimeout,
-      onMasters: async (masters) => {
-        if (watcher === this.#watcher) await this.#switchMasters(masters);
+    this.#watcher = await replaceWatcher(
+      old,
+      this.#closed ? null : {
+        product: this.#t.config.productName,
+        servers,
+        timeoutMs: this.#t.config.sentinelClientTimeout,
+        onMasters: (masters) => this.#switchMasters(masters),
       },
-      log: (level, message) => log[level](message),
-    });
-    this.#watcher = watcher;
-    watcher.start();
+    );
   }
 
   /**
@@ -260,6 +257,6 @@ export class Sentinels {
     this.#closed = true;
     const w = this.#watcher;
     this.#watcher = null;
-    await w?.stop();
+    await replaceWatcher(w, null);
   }
 }

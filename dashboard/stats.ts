@@ -129,17 +129,11 @@ export class StatsCollector {
     }
   }
 
-  /** A sentinel's INFO and its view of the product's masters (Codis's `sentinel` field). */
+  /** A sentinel's INFO and its view of the product's masters (Codis's `sentinel` field), over one connection. */
   async #sentinelStats(addr: string): Promise<SentinelProbeJson> {
-    const admin = new SentinelAdmin(addr, PROBE_TIMEOUT_MS);
-    const [info, monitored] = await Promise.all([
-      this.#probe(() => admin.info()),
-      this.#probe(() => admin.monitored(this.#host.productName)),
-    ]);
-    const out: SentinelProbeJson = { ...info };
-    if (monitored.stats) out.sentinel = monitored.stats;
-    else if (!out.error && monitored.error) out.error = monitored.error;
-    return out;
+    const probe = await this.#probe(() => new SentinelAdmin(addr, PROBE_TIMEOUT_MS).probe(this.#host.productName));
+    const { stats, ...rest } = probe;
+    return stats ? { ...rest, stats: stats.info, sentinel: stats.monitored } : rest;
   }
 
   async #serverStats(addr: string): Promise<Record<string, string>> {

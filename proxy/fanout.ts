@@ -8,7 +8,6 @@
  * @module
  */
 
-import { ReplyScanner } from "../redis/resp_scanner.ts";
 import { decodeReply, RespError } from "../redis/resp_value.ts";
 import { ByteWriter } from "../redis/resp_writer.ts";
 import { RESP_ARRAY, RESP_ERROR } from "../redis/resp_types.ts";
@@ -19,8 +18,6 @@ import type { Router } from "./router.ts";
 
 /** How the masters' replies become one. */
 export type FanoutRule = "sum" | "same" | "and" | "ok" | "any";
-
-const scanner = new ReplyScanner();
 
 /** The distinct masters that serve slots now. */
 export function masters(router: Router): BackendServer[] {
@@ -101,7 +98,6 @@ function merge(rule: FanoutRule, replies: Uint8Array[]): Uint8Array {
 }
 
 function decode(r: Uint8Array): unknown {
-  scanner.reset();
   const v = decodeReply(r, 0, r.length);
   return v instanceof RespError ? v.message : v;
 }

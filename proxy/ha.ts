@@ -8,7 +8,7 @@
  * @module
  */
 
-import { runIdOf, SentinelWatcher } from "../redis/sentinel.ts";
+import { replaceWatcher, runIdOf, type SentinelWatcher } from "../redis/sentinel.ts";
 import { errorMessage } from "../utils/errors.ts";
 import { log } from "../utils/log.ts";
 import type { SlotSpec } from "../coord/models.ts";
@@ -75,19 +75,17 @@ export class ProxyHa {
   async rewatch(): Promise<void> {
     const old = this.#watcher;
     this.#watcher = null;
-    await old?.stop();
-    if (this.#closed || this.#servers.length === 0) return;
-    const watcher: SentinelWatcher = new SentinelWatcher({
-      product: this.#host.productName,
-      servers: this.#servers,
-      timeoutMs: this.#host.sentinelTimeoutMs,
-      onMasters: async (masters): Promise<void> => {
-        await this.#onMasters(watcher, masters);
+    this.#watcher = await replaceWatcher(
+      old,
+      this.#closed ? null : {
+        product: this.#host.productName,
+        servers: this.#servers,
+        timeoutMs: this.#host.sentinelTimeoutMs,
+        onMasters: async (masters) => {
+          await this.#onMasters(masters);
+        },
       },
-      log: (level, message) => log[level](message),
-    });
-    this.#watcher = watcher;
-    watcher.start();
+    );
   }
 
   /** `specs` with every slot whose group the sentinels moved to another master re-pointed (and marked). */
@@ -102,10 +100,10 @@ export class ProxyHa {
     return specs.map((s) => byId.get(s.id) ?? s);
   }
 
-  #onMasters(watcher: SentinelWatcher, masters: ReadonlyMap<number, string>): Promise<unknown> {
-    // Runs one at a time, in order; a stopped watcher's late answer is ignored.
+  #onMasters(masters: ReadonlyMap<number, string>): Promise<unknown> {
+    // One at a time, in order. (A replaced watcher answers nothing more: replaceWatcher waits for it.)
     this.#switching = this.#switching.then(async () => {
-      if (this.#closed || watcher !== this.#watcher) return;
+      if (this.#closed) return;
       this.#masters = new Map(masters);
       try {
         const specs = await switchedSpecs(this.#host.specs(), masters, (a, b) => this.#differ(a, b));
@@ -152,7 +150,7 @@ export class ProxyHa {
     this.#closed = true;
     const w = this.#watcher;
     this.#watcher = null;
-    await w?.stop();
+    await replaceWatcher(w, null);
     await this.#switching;
   }
 }

@@ -57,12 +57,15 @@ export function proxyMetrics(p: PrometheusSource): string {
   m.single(`${c}redis_errors_total`, "counter", "Error replies from the Redis servers.", s.redisErrors);
 
   const used = s.usedCommands();
-  m.family(`${c}command_calls_total`, "counter", "Calls answered, by command.");
-  for (const op of used) m.sample(`${c}command_calls_total`, op.calls, { command: op.name });
-  m.family(`${c}command_failures_total`, "counter", "Calls the proxy failed, by command.");
-  for (const op of used) m.sample(`${c}command_failures_total`, op.fails, { command: op.name });
-  m.family(`${c}command_errors_total`, "counter", "Error replies from Redis, by command.");
-  for (const op of used) m.sample(`${c}command_errors_total`, op.redisErrors, { command: op.name });
+  const perCommand: [string, string, (op: OpStats) => number][] = [
+    ["command_calls_total", "Calls answered, by command.", (op) => op.calls],
+    ["command_failures_total", "Calls the proxy failed, by command.", (op) => op.fails],
+    ["command_errors_total", "Error replies from Redis, by command.", (op) => op.redisErrors],
+  ];
+  for (const [name, help, value] of perCommand) {
+    m.family(`${c}${name}`, "counter", help);
+    for (const op of used) m.sample(`${c}${name}`, value(op), { command: op.name });
+  }
   m.family(
     `${c}command_duration_seconds`,
     "histogram",

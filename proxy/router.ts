@@ -143,21 +143,6 @@ export class Router {
   }
 
   /**
-   * Re-points every slot whose group (as owner, or as the source of a migration) has a new master
-   * in `masters` (`gid → addr`, from the sentinels), marking it `switched`; each slot is filled as
-   * any fill is (blocked, drained, switched). `differs(current, reported)` says whether two
-   * addresses are different servers. Returns how many slots were re-pointed.
-   */
-  async switchMasters(
-    masters: ReadonlyMap<number, string>,
-    differs: (current: string, reported: string) => Promise<boolean>,
-  ): Promise<number> {
-    const specs = await switchedSpecs(this.specs(), masters, differs);
-    if (specs.length > 0) await this.fill(specs);
-    return specs.length;
-  }
-
-  /**
    * The connection that serves `slotId` right now, or null when the slot needs the full
    * {@linkcode dispatch} path (blocked, offline or migrating). Used to group split requests.
    */

@@ -24,6 +24,7 @@ import { ReadBuffer } from "../redis/read_buffer.ts";
 import { RESP_ARRAY, RESP_ERROR } from "../redis/resp_types.ts";
 import { MAX_SLOT_NUM, slotOf } from "../redis/slot_hash.ts";
 import { delay } from "../utils/async.ts";
+import { closeQuietly } from "../utils/net.ts";
 import { Fifo } from "../utils/fifo.ts";
 import {
   type CommandInfo,
@@ -158,11 +159,7 @@ export class Session implements ReplySink {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
-    try {
-      this.#conn.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(this.#conn);
     this.#drained?.();
     this.#drained = null;
     this.#out.clear();

@@ -16,7 +16,7 @@ import { NEED_MORE, PROTOCOL_ERROR, ReplyScanner } from "./resp_scanner.ts";
 import { ByteWriter } from "./resp_writer.ts";
 import { ReadBuffer } from "./read_buffer.ts";
 import { decodeReply, RespError, type RespValue } from "./resp_value.ts";
-import { dial, type TlsClientOptions } from "../utils/net.ts";
+import { closeQuietly, dial, type TlsClientOptions } from "../utils/net.ts";
 import { errorMessage } from "../utils/errors.ts";
 
 /** Options of {@linkcode RedisClient.connect}. */
@@ -294,11 +294,7 @@ export class RedisClient {
     this.#closeReason = reason;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    try {
-      this.#conn.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(this.#conn);
     const pending = this.#pending.slice(this.#head);
     this.#pending = [];
     this.#head = 0;
@@ -328,13 +324,7 @@ export async function exchange(
   w.appendCommand(args);
   const signal = AbortSignal.timeout(timeoutMs);
   const timedOut = () => new RedisConnectionError(`no reply to ${String(args[0])} within ${timeoutMs} ms`);
-  const onAbort = () => {
-    try {
-      conn.close();
-    } catch {
-      // closed already
-    }
-  };
+  const onAbort = () => closeQuietly(conn);
   signal.addEventListener("abort", onAbort, { once: true });
   try {
     let off = 0;

@@ -14,6 +14,7 @@
  */
 
 import { errorMessage } from "../utils/errors.ts";
+import { log } from "../utils/log.ts";
 import { formatAddr, parseAddr } from "../utils/addr.ts";
 import { parseInfo, RedisClient, type RedisClientOptions } from "./redis_client.ts";
 import type { RespValue } from "./resp_value.ts";
@@ -112,18 +113,16 @@ export class SentinelAdmin {
   }
 
   /** The product's masters with their replicas: `{ "<product>-<gid>": {master, slaves} }`, as Codis shows it. */
-  monitored(
-    product: string,
-  ): Promise<Record<string, { master: Record<string, string>; slaves: Record<string, string>[] }>> {
-    return this.#with(async (c) => {
-      const out: Record<string, { master: Record<string, string>; slaves: Record<string, string>[] }> = {};
-      for (const m of await readMasters(c)) {
-        if (groupOfMasterName(product, m.name) === null) continue;
-        const slaves = await c.call("SENTINEL", "SLAVES", m.name);
-        out[m.name] = { master: m.fields, slaves: Array.isArray(slaves) ? slaves.map(pairsToRecord) : [] };
-      }
-      return out;
-    });
+  monitored(product: string): Promise<Monitored> {
+    return this.#with((c) => readMonitored(c, product));
+  }
+
+  /** INFO and {@linkcode monitored} over one connection (the dashboard's stats loop, every second). */
+  probe(product: string): Promise<{ info: Record<string, string>; monitored: Monitored }> {
+    return this.#with(async (c) => ({
+      info: parseInfo(String(await c.call("INFO"))),
+      monitored: await readMonitored(c, product),
+    }));
   }
 
   /** Stops monitoring every group of `product` (`SENTINEL REMOVE`); other names are left alone. */
@@ -165,6 +164,19 @@ export class SentinelAdmin {
       }
     });
   }
+}
+
+/** A sentinel's view of the product's masters: `{ "<product>-<gid>": {master, slaves} }`. */
+export type Monitored = Record<string, { master: Record<string, string>; slaves: Record<string, string>[] }>;
+
+async function readMonitored(c: RedisClient, product: string): Promise<Monitored> {
+  const out: Monitored = {};
+  for (const m of await readMasters(c)) {
+    if (groupOfMasterName(product, m.name) === null) continue;
+    const slaves = await c.call("SENTINEL", "SLAVES", m.name);
+    out[m.name] = { master: m.fields, slaves: Array.isArray(slaves) ? slaves.map(pairsToRecord) : [] };
+  }
+  return out;
 }
 
 async function readMasters(c: RedisClient): Promise<SentinelMaster[]> {
@@ -228,8 +240,23 @@ export interface SentinelWatcherOptions {
    * after every successful refresh, changed or not.
    */
   onMasters(masters: ReadonlyMap<number, string>): void | Promise<void>;
-  /** Where the watcher says what it sees. */
-  log(level: "info" | "warn", message: string): void;
+  /** Where the watcher says what it sees (default: the program's log). */
+  log?(level: "info" | "warn", message: string): void;
+}
+
+/**
+ * Stops `old` (after its last answer has been handed on, so nothing from it arrives later) and
+ * starts a watcher with `options`, unless there are no sentinels to watch (then null).
+ */
+export async function replaceWatcher(
+  old: SentinelWatcher | null,
+  options: SentinelWatcherOptions | null,
+): Promise<SentinelWatcher | null> {
+  await old?.stop();
+  if (options === null || options.servers.length === 0) return null;
+  const watcher = new SentinelWatcher(options);
+  watcher.start();
+  return watcher;
 }
 
 /** How a subscription is retried after it ended. */
@@ -249,6 +276,7 @@ const REFRESH_ATTEMPTS = 10;
 export class SentinelWatcher {
   readonly servers: readonly string[];
   #o: SentinelWatcherOptions;
+  #log: (level: "info" | "warn", message: string) => void;
   #stopped = false;
   #subscribed = new Set<string>();
   #clients = new Set<RedisClient>();
@@ -261,11 +289,10 @@ export class SentinelWatcher {
   refreshes = 0;
   /** Refreshes that fewer than a majority answered (nothing was switched). */
   failedRefreshes = 0;
-  /** `+switch-master` events seen for the product. */
-  switchEvents = 0;
 
   constructor(options: SentinelWatcherOptions) {
     this.#o = options;
+    this.#log = options.log ?? ((level, message) => log[level](message));
     this.servers = [...options.servers];
   }
 
@@ -321,10 +348,10 @@ export class SentinelWatcher {
         const c = client;
         ping = setInterval(() => void c.send(["PING"]).catch(() => {}), SUBSCRIPTION_PING_MS);
         const reason = await client.ended;
-        if (!this.#stopped) this.#o.log("warn", `sentinel ${addr}: subscription ended: ${errorMessage(reason)}`);
+        if (!this.#stopped) this.#log("warn", `sentinel ${addr}: subscription ended: ${errorMessage(reason)}`);
       } catch (e) {
         if (!this.#stopped && failures === 0) {
-          this.#o.log("warn", `sentinel ${addr}: cannot subscribe: ${errorMessage(e)}`);
+          this.#log("warn", `sentinel ${addr}: cannot subscribe: ${errorMessage(e)}`);
         }
       } finally {
         clearInterval(ping);
@@ -343,8 +370,7 @@ export class SentinelWatcher {
     // "<name> <old ip> <old port> <new ip> <new port>"
     const name = message.split(" ")[0];
     if (groupOfMasterName(this.#o.product, name) === null) return;
-    this.switchEvents++;
-    this.#o.log("warn", `sentinel ${addr}: +switch-master ${message}`);
+    this.#log("warn", `sentinel ${addr}: +switch-master ${message}`);
     this.trigger(`+switch-master from ${addr}`);
   }
 
@@ -396,7 +422,7 @@ export class SentinelWatcher {
     const answered = answers.filter((a): a is SentinelMaster[] => a !== null);
     if (answered.length < this.majority) {
       this.failedRefreshes++;
-      this.#o.log(
+      this.#log(
         "warn",
         `sentinels: ${answered.length} of ${this.servers.length} answered (${why}), a majority is ${this.majority}: ` +
           `nothing switched`,

@@ -128,6 +128,17 @@ export abstract class ServerProcess {
     }
   }
 
+  /**
+   * Reads `INFO server` over `c` and throws (stopping a `waitFor`) unless this process answers;
+   * returns the INFO text.
+   */
+  protected async assertServedByUs(c: RedisClient): Promise<string> {
+    const info = String(await c.call("INFO", "server"));
+    const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+    if (pid !== this.pid) throw new StopWaiting(`${this.addr} is served by process ${pid}, not ours (${this.pid})`);
+    return info;
+  }
+
   /** `127.0.0.1:port`. */
   get addr(): string {
     return `127.0.0.1:${this.port}`;
@@ -280,9 +291,7 @@ export class RedisServer extends ServerProcess {
       });
       try {
         if (await c.call("PING") !== "PONG") return false;
-        const info = String(await c.call("INFO", "server"));
-        const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
-        if (pid !== this.pid) throw new StopWaiting(`${this.addr} is served by process ${pid}, not ours (${this.pid})`);
+        await this.assertServedByUs(c);
         return true;
       } finally {
         await c.close();
@@ -328,10 +337,8 @@ export class SentinelServer extends ServerProcess {
       const c = await RedisClient.connect(this.addr, { connectTimeoutMs: 1000 });
       try {
         if (await c.call("PING") !== "PONG") return false;
-        const info = String(await c.call("INFO", "server"));
+        const info = await this.assertServedByUs(c);
         if (!/redis_mode:sentinel/.test(info)) throw new StopWaiting(`${this.addr} is not a sentinel`);
-        const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
-        if (pid !== this.pid) throw new StopWaiting(`${this.addr} is served by process ${pid}, not ours (${this.pid})`);
         return true;
       } finally {
         await c.close();

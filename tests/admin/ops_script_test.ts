@@ -38,12 +38,14 @@ Deno.test("scripts/ops/add-group adds a group with a replica and rebalances, thr
     await c.close();
 
     const denoDir = Deno.execPath().slice(0, Deno.execPath().lastIndexOf("/"));
-    const out = await new Deno.Command(`${ROOT}scripts/ops/add-group`, {
-      args: [dashboard.addr, "2", m2.addr, r2.addr],
-      env: { CODIS_ADMIN: `${dir}/dist/codis-admin`, PATH: `${denoDir}:/usr/bin:/bin` },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const addGroup = () =>
+      new Deno.Command(`${ROOT}scripts/ops/add-group`, {
+        args: [dashboard!.addr, "2", m2.addr, r2.addr],
+        env: { CODIS_ADMIN: `${dir}/dist/codis-admin`, PATH: `${denoDir}:/usr/bin:/bin` },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const out = await addGroup();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, stderr);
     assert.match(stderr, /group 2 is serving its share of the slots/);
@@ -65,12 +67,7 @@ Deno.test("scripts/ops/add-group adds a group with a replica and rebalances, thr
     assert.ok(await total(m2) > 0);
 
     // A mistake stops the script with codis-admin's message.
-    const again = await new Deno.Command(`${ROOT}scripts/ops/add-group`, {
-      args: [dashboard.addr, "2", m2.addr, r2.addr],
-      env: { CODIS_ADMIN: `${dir}/dist/codis-admin`, PATH: `${denoDir}:/usr/bin:/bin` },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const again = await addGroup();
     assert.notEqual(again.code, 0);
     assert.match(new TextDecoder().decode(again.stderr), /group-\[2\] already exists/);
   } finally {
