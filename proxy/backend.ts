@@ -9,62 +9,20 @@
  * @module
  */
 
-import { NEED_MORE, PROTOCOL_ERROR, ReplyScanner, type RespLimits } from "../redis/resp_scanner.ts";
+import { NEED_MORE, PROTOCOL_ERROR, ReplyScanner } from "../redis/resp_scanner.ts";
 import { ByteWriter } from "../redis/resp_writer.ts";
 import { ReadBuffer } from "../redis/read_buffer.ts";
-import { exchange } from "../redis/redis_client.ts";
-import { RespError } from "../redis/resp_value.ts";
 import { RESP_BULK, RESP_ERROR } from "../redis/resp_types.ts";
-import { closeQuietly, dial, type TlsClientOptions } from "../utils/net.ts";
+import { closeQuietly } from "../utils/net.ts";
 import { Fifo } from "../utils/fifo.ts";
 import { log } from "../utils/log.ts";
 import { clock } from "./stats.ts";
 import { errorMessage } from "../utils/errors.ts";
+import { type BackendOptions, dialBackend, loginBackend, type Pending } from "./backend_base.ts";
+import { DedicatedPool } from "./dedicated.ts";
 
-/** Something waiting for a backend reply. */
-export interface Pending {
-  /** The reply is `buf[start, end)`; the bytes are valid only during the call. */
-  onReply(buf: Uint8Array, start: number, end: number): void;
-  /** No reply will come; `reason` is Codis's text, e.g. `backend conn reset`. */
-  onFailure(reason: string): void;
-}
+export type { BackendOptions, Pending };
 
-/** Options of backend connections (from `proxy.toml`). */
-export interface BackendOptions {
-  /** AUTH password (`product_auth`). */
-  auth: string;
-  /**
-   * The Redis ACL user the proxy logs in as (`backend_acl_user`; "" = the default user with
-   * `product_auth`, as Codis). It cannot run what the proxy refuses, so neither can scripts.
-   */
-  aclUser: string;
-  aclPassword: string;
-  /**
-   * Servers where the ACL user cannot log in (Redis < 6, or the user was never created there):
-   * the pool logs in with `product_auth` instead, as Codis does, and says so once.
-   */
-  aclRefused: Set<string>;
-  recvBufsize: number;
-  sendBufsize: number;
-  /** Milliseconds a request may wait for its reply before the connection is reset (0 = off). */
-  recvTimeout: number;
-  /** Milliseconds a write may take before the connection is reset (0 = off). */
-  sendTimeout: number;
-  /** Most requests written and not yet answered on one connection. */
-  maxPipeline: number;
-  /** PING idle connections this often, in milliseconds (0 = off). */
-  pingPeriod: number;
-  /** Enable TCP keepalive (period > 0). */
-  keepalivePeriod: number;
-  /** Reach the servers over TLS (null: plain TCP). */
-  tls: TlsClientOptions | null;
-  limits: RespLimits;
-}
-
-/** How long a connect attempt may take, as in Codis. */
-const DIAL_TIMEOUT_MS = 5000;
-/** How long each login step (AUTH, SELECT) of a new connection may take. */
-const LOGIN_TIMEOUT_MS = 5000;
 /** Consecutive failures retried at once before back-off starts. */
 const FAST_RETRIES = 10;
 const BACKOFF_MIN_MS = 50;
@@ -217,11 +175,7 @@ export class BackendConn {
   async #dial(generation: number): Promise<void> {
     let conn: Deno.Conn;
     try {
-      conn = await dial(this.addr, {
-        timeoutMs: DIAL_TIMEOUT_MS,
-        tls: this.#options.tls,
-        keepAlive: this.#options.keepalivePeriod > 0,
-      });
+      conn = await dialBackend(this.addr, this.#options);
     } catch (e) {
       if (generation !== this.#generation || this.#state === "closed") return;
       this.#broken(errorMessage(e));
@@ -234,7 +188,7 @@ export class BackendConn {
     // Log in and select the database before anything queued goes out.
     let failure: string;
     try {
-      failure = await this.#login(conn);
+      failure = await loginBackend(conn, this.addr, this.db, this.#options);
     } catch (e) {
       failure = `login to ${this.addr} failed: ${errorMessage(e)}`;
     }
@@ -383,38 +337,6 @@ export class BackendConn {
   #isCurrent(generation: number): boolean {
     return generation === this.#generation && this.#state !== "closed";
   }
-
-  /**
-   * Logs in (as the ACL user, or with `product_auth`) and selects the database, one command at a
-   * time on the fresh connection. Returns why it failed, or "".
-   */
-  async #login(conn: Deno.Conn): Promise<string> {
-    const o = this.#options;
-    const steps: (string | number)[][] = [];
-    if (o.aclUser && !o.aclRefused.has(this.addr)) {
-      const reply = await exchange(conn, ["AUTH", o.aclUser, o.aclPassword], LOGIN_TIMEOUT_MS);
-      if (reply instanceof RespError) {
-        // No such user (or no ACLs at all, before Redis 6): log in as Codis does, and say so.
-        if (!/^WRONGPASS|wrong number of arguments|^NOPERM/.test(reply.message)) {
-          return `AUTH as ${o.aclUser} to ${this.addr} failed: ${reply.message}`;
-        }
-        o.aclRefused.add(this.addr);
-        log.warn(
-          `backend ${this.addr}: cannot log in as ACL user "${o.aclUser}" (${reply.message}); logging in ` +
-            `${o.auth ? "with product_auth" : "as the default user"}: scripts there are not restricted`,
-        );
-        if (o.auth) steps.push(["AUTH", o.auth]);
-      }
-    } else if (o.auth) {
-      steps.push(["AUTH", o.auth]);
-    }
-    if (this.db !== 0) steps.push(["SELECT", this.db]);
-    for (const step of steps) {
-      const reply = await exchange(conn, step, LOGIN_TIMEOUT_MS);
-      if (reply instanceof RespError) return `${step[0]} to ${this.addr} failed: ${reply.message}`;
-    }
-    return "";
-  }
 }
 
 const MASTERDOWN = enc.encode("MASTERDOWN");
@@ -454,6 +376,8 @@ export class BackendServer {
   #conns: (BackendConn[] | undefined)[] = [];
   /** One connection per database for the proxy's own MIGRATEs, logged in with product_auth. */
   #ownConns: (BackendConn | undefined)[] = [];
+  /** Connections that one session holds at a time (transactions, blocking commands, subscriptions). */
+  readonly dedicated: DedicatedPool;
   /** Number of slot references; the server is closed when it drops to 0. */
   refs = 0;
 
@@ -461,6 +385,7 @@ export class BackendServer {
     this.addr = addr;
     this.#parallel = Math.max(1, parallel);
     this.#options = options;
+    this.dedicated = new DedicatedPool(addr, options);
   }
 
   /**
@@ -521,6 +446,7 @@ export class BackendServer {
   /** Closes every connection. */
   close(): void {
     for (const c of this.connections()) c.close();
+    this.dedicated.close();
     this.#conns = [];
     this.#ownConns = [];
   }

@@ -18,6 +18,8 @@ export const MAY_WRITE = 2;
 export const MASTER_ONLY = 4;
 /** Refused by the proxy (Codis: NotAllow). */
 export const NOT_ALLOWED = 8;
+/** May block its connection: served on a dedicated connection (BLPOP, …). */
+export const BLOCKS = 16;
 
 /** Where a command's keys are. Argument 0 is the command name. */
 export type KeySpec =
@@ -58,7 +60,8 @@ export type SpecialCommand =
   | "DBSIZE"
   | "RANDOMKEY"
   | "FLUSH"
-  | "SCRIPT";
+  | "SCRIPT"
+  | "WAIT";
 
 /** One command of the table. */
 export interface CommandInfo {
@@ -77,7 +80,7 @@ export interface CommandInfo {
   readonly special?: SpecialCommand;
   /** Keys also follow these option keywords (SORT … STORE dest, GEORADIUS … STORE dest). */
   readonly keysAfter?: readonly string[];
-  /** An option that makes the command block (XREAD BLOCK): such a request is not allowed. */
+  /** An option that makes the command block (XREAD BLOCK): such a request runs on a dedicated connection. */
   readonly blockingOption?: string;
   /** Why it is not allowed, for the documentation. */
   readonly why?: string;
@@ -100,6 +103,8 @@ const K12: KeySpec = { kind: "range", first: 1, last: 2, step: 1 };
 const KALL: KeySpec = { kind: "range", first: 1, last: -1, step: 1 };
 const KPAIRS: KeySpec = { kind: "range", first: 1, last: -1, step: 2 };
 const NONE: KeySpec = { kind: "none" };
+/** BLPOP key [key …] timeout */
+const KBLOCK: KeySpec = { kind: "range", first: 1, last: -2, step: 1 };
 
 type Entry = Omit<CommandInfo, "name" | "nameBytes" | "id" | "route" | "keys" | "multiKey"> & {
   route?: number;
@@ -332,15 +337,16 @@ const TABLE: Record<string, Entry> = {
   PUBSUB: { flags: R, route: 0, keys: NONE },
 
   // --- not allowed ---
-  BLMOVE: blocked(WHY_BLOCKING),
-  BLMPOP: blocked(WHY_BLOCKING),
-  BLPOP: blocked(WHY_BLOCKING),
-  BRPOP: blocked(WHY_BLOCKING),
-  BRPOPLPUSH: blocked(WHY_BLOCKING),
-  BZMPOP: blocked(WHY_BLOCKING),
-  BZPOPMAX: blocked(WHY_BLOCKING),
-  BZPOPMIN: blocked(WHY_BLOCKING),
-  WAIT: blocked(WHY_BLOCKING),
+  // --- blocking: each on a dedicated connection while it waits ---
+  BLMOVE: { flags: W | BLOCKS, keys: K12 },
+  BLMPOP: { flags: W | BLOCKS, route: -1, keys: { kind: "numkeys", numkeysAt: 2 } },
+  BLPOP: { flags: W | BLOCKS, keys: KBLOCK },
+  BRPOP: { flags: W | BLOCKS, keys: KBLOCK },
+  BRPOPLPUSH: { flags: W | BLOCKS, keys: K12 },
+  BZMPOP: { flags: W | BLOCKS, route: -1, keys: { kind: "numkeys", numkeysAt: 2 } },
+  BZPOPMAX: { flags: W | BLOCKS, keys: KBLOCK },
+  BZPOPMIN: { flags: W | BLOCKS, keys: KBLOCK },
+  WAIT: { flags: R, keys: NONE, special: "WAIT" },
   WAITAOF: blocked(WHY_BLOCKING),
   MONITOR: blocked(WHY_BLOCKING),
 

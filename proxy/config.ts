@@ -39,6 +39,8 @@ export interface ProxyConfig {
   backendSendBufsize: number;
   backendSendTimeout: number;
   backendMaxPipeline: number;
+  /** Most dedicated connections (transactions, blocking commands, subscriptions) per server and database. */
+  backendMaxDedicated: number;
   backendPrimaryOnly: boolean;
   backendPrimaryParallel: number;
   backendReplicaParallel: number;
@@ -116,6 +118,7 @@ export const DEFAULT_PROXY_CONFIG: Readonly<ProxyConfig> = {
   backendSendBufsize: 128 * 1024,
   backendSendTimeout: 30_000,
   backendMaxPipeline: 20480,
+  backendMaxDedicated: 5000,
   backendPrimaryOnly: false,
   backendPrimaryParallel: 1,
   backendReplicaParallel: 1,
@@ -266,6 +269,13 @@ export const PROXY_CONFIG_FIELDS: readonly F[] = [
     doc: "A write to a backend that takes longer than this resets the connection.",
   },
   { key: "backend_max_pipeline", prop: "backendMaxPipeline", kind: "int", doc: "Set backend pipeline buffer size." },
+  {
+    key: "backend_max_dedicated",
+    prop: "backendMaxDedicated",
+    kind: "int",
+    doc: "Most connections per backend server and database that sessions hold for themselves: a transaction\n" +
+      "(WATCH/MULTI until EXEC), a blocking command (BLPOP, XREAD BLOCK, …) or subscriptions (0 = no limit).",
+  },
   {
     key: "backend_primary_only",
     prop: "backendPrimaryOnly",
@@ -534,6 +544,7 @@ export function validateProxyConfig(c: ProxyConfig): ProxyConfig {
   if (c.jodisName && !c.jodisAddr) throw bad("jodis_addr", "is required when jodis_name is set");
   if (c.proxyMaxClients < 0) throw bad("proxy_max_clients", "is negative");
   if (c.backendMaxPipeline < 0) throw bad("backend_max_pipeline", "is negative");
+  if (c.backendMaxDedicated < 0) throw bad("backend_max_dedicated", "is negative");
   if (c.backendPrimaryParallel < 0) throw bad("backend_primary_parallel", "is negative");
   if (c.backendReplicaParallel < 0) throw bad("backend_replica_parallel", "is negative");
   if (c.backendNumberDatabases < 1) throw bad("backend_number_databases", "must be at least 1");

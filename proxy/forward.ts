@@ -109,11 +109,21 @@ export class MigrationForwarder {
    * takes a hold on every other slot it moves keys of.
    */
   #migrateThenSend(routed: Routed, slot: Slot, bytes: Uint8Array, keys: Uint8Array[]): void {
+    const target = slot.master!;
+    this.moveKeys(routed, keys, () => target.conn(routed.db, routed.seed).send(routed, bytes, 0, bytes.length));
+  }
+
+  /**
+   * Moves `keys` that live in migrating slots to their targets (one MIGRATE per source and
+   * target), then calls `then`; fails `routed` when a MIGRATE fails. `routed` takes a hold on every
+   * slot it moves keys of (the caller releases them once done).
+   */
+  moveKeys(routed: Routed, keys: Uint8Array[], then: () => void): void {
     const moves = new Map<string, { from: BackendServer; to: string; keys: Uint8Array[] }>();
     for (const key of keys) {
       const s = this.#slots[slotOf(key)];
       if (s.migrateFrom === null || s.master === null || s.blocked) continue;
-      if (s !== slot && !routed.slots?.includes(s)) holdSlot(routed, s);
+      if (!routed.slots?.includes(s)) holdSlot(routed, s);
       const id = `${s.migrateFrom.addr}>${s.master.addr}`;
       let m = moves.get(id);
       if (m === undefined) {
@@ -122,8 +132,7 @@ export class MigrationForwarder {
       }
       m.keys.push(key);
     }
-    const target = slot.master!;
-    const send = () => target.conn(routed.db, routed.seed).send(routed, bytes, 0, bytes.length);
+    const send = then;
     if (moves.size === 0) {
       send();
       return;

@@ -99,6 +99,7 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
         recvTimeout: config.backendRecvTimeout,
         sendTimeout: config.backendSendTimeout,
         maxPipeline: config.backendMaxPipeline,
+        maxDedicated: config.backendMaxDedicated,
         pingPeriod: config.backendPingPeriod > 0 ? Math.max(1000, config.backendPingPeriod) : 0,
         keepalivePeriod: config.backendKeepalivePeriod,
         limits: {
@@ -238,6 +239,7 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
     b.recvTimeout = cfg.backendRecvTimeout;
     b.sendTimeout = cfg.backendSendTimeout;
     b.maxPipeline = cfg.backendMaxPipeline;
+    b.maxDedicated = cfg.backendMaxDedicated;
     b.pingPeriod = cfg.backendPingPeriod > 0 ? Math.max(1000, cfg.backendPingPeriod) : 0;
     this.router.slotLockTimeout = cfg.slotLockTimeout;
     if (changed.has("backend_primary_parallel")) this.router.primary.setParallel(cfg.backendPrimaryParallel);

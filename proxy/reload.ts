@@ -29,6 +29,7 @@ export const LIVE_KEYS: ReadonlySet<string> = new Set([
   "backend_recv_timeout",
   "backend_send_timeout",
   "backend_max_pipeline",
+  "backend_max_dedicated",
   "backend_ping_period",
   "slowlog_log_slower_than",
   "slowlog_max_len",

@@ -91,6 +91,11 @@ export class Router {
     if (this.#closed) throw new CodisError("unavailable", "use of closed router");
     const touched = specs.map((spec) => this.slots[spec.id]);
     for (const slot of touched) slot.beginFill();
+    // Commands blocked where the slot will no longer be served end now (and are waited for).
+    for (let i = 0; i < specs.length; i++) {
+      const slot = touched[i];
+      if (slot.blockers.size > 0 && movesAway(slot, specs[i])) { for (const b of [...slot.blockers]) b.unblock(slot); }
+    }
     try {
       await Promise.all(touched.map((slot) => slot.drain()));
       for (let i = 0; i < specs.length; i++) this.#install(touched[i], specs[i]);
@@ -123,6 +128,10 @@ export class Router {
     const range: ByteRange = { buf: EMPTY, start: 0, end: 0 };
     while (!slot.blocked && slot.waiters.length > 0) {
       const w = slot.waiters.shift()!;
+      if (w.resume !== undefined) {
+        w.resume();
+        continue;
+      }
       const keys = w.keys;
       range.buf = w.bytes;
       range.end = w.bytes.length;
@@ -246,6 +255,12 @@ export class Router {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** True when `spec` serves `slot` from another server than now, or holds it (locked, migrating). */
+function movesAway(slot: Slot, spec: SlotSpec): boolean {
+  return spec.locked || spec.backendAddr !== (slot.master?.addr ?? "") ||
+    (spec.migrateFrom !== "" && spec.migrateFrom !== (slot.migrateFrom?.addr ?? ""));
+}
 
 /**
  * The specs among `specs` that `masters` (`gid → addr`) re-points, changed and marked

@@ -27,6 +27,7 @@ import { delay } from "../utils/async.ts";
 import { closeQuietly } from "../utils/net.ts";
 import { Fifo } from "../utils/fifo.ts";
 import {
+  BLOCKS,
   type CommandInfo,
   forEachKey,
   isReadOnly,
@@ -40,6 +41,8 @@ import type { ProxyConfig } from "./config.ts";
 import { Frame } from "./frame.ts";
 import { dispatchToAll } from "./fanout.ts";
 import { dispatchSplit } from "./multi_key.ts";
+import { IGNORE_REPLY } from "./backend.ts";
+import { BlockingCommand } from "./blocking.ts";
 import { type ReplySink, Request } from "./request.ts";
 import type { Router } from "./router.ts";
 import { RawChunk, SlowLog } from "./slowlog.ts";
@@ -64,6 +67,9 @@ const BAD_CLIENT_NAME = "ERR Client names cannot contain spaces, newlines or spe
 function validClientName(name: string): boolean {
   return /^[!-~]*$/.test(name);
 }
+
+/** Where WAIT publishes (nobody listens) to give its connection the replication offset of now. */
+const WAIT_CHANNEL = "__codis_proxy_wait__";
 
 const ADDRESS = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
 
@@ -117,6 +123,12 @@ export class Session implements ReplySink {
   /** Set while reading is paused (pipeline full, or too many unread replies); called to resume. */
   #drained: (() => void) | null = null;
   #finished: Promise<void> = Promise.resolve();
+  /** What ends with the session: blocked commands, dedicated connections (made on first use). */
+  #cleanups: Set<() => void> | null = null;
+  /** Requests that run once every earlier request is answered (WAIT), in order. */
+  #deferred: { req: Request; run: () => void }[] | null = null;
+  /** The slot of the client's last write (for WAIT), -1 before any. */
+  #lastWriteSlot = -1;
   #flushTask = () => {
     this.#flushScheduled = false;
     if (!this.#flushing) void this.#flush();
@@ -160,10 +172,18 @@ export class Session implements ReplySink {
     this.#closed = true;
     this.#closing = true;
     closeQuietly(this.#conn);
+    this.#runCleanups();
     this.#drained?.();
     this.#drained = null;
     this.#out.clear();
     this.#host.sessionClosed(this);
+  }
+
+  #runCleanups(): void {
+    const cleanups = this.#cleanups;
+    if (cleanups === null) return;
+    this.#cleanups = null;
+    for (const cleanup of cleanups) cleanup();
   }
 
   /** Stops reading; the session closes once every reply is written (graceful shutdown). */
@@ -273,7 +293,11 @@ export class Session implements ReplySink {
       reset = true; // reset by the client, or closed by us
     }
     if (reset) this.close();
-    else this.closeGracefully();
+    else {
+      // As Redis frees a client at EOF: what it waits for on a dedicated connection ends now.
+      this.#runCleanups();
+      this.closeGracefully();
+    }
   }
 
   /** Notes where a request's bytes are for the slow log: in the current read (an inline one is copied). */
@@ -362,10 +386,6 @@ export class Session implements ReplySink {
       this.#route(req, undefined, frame);
       return;
     }
-    if (cmd.blockingOption && frame.findKeyword(cmd.blockingOption, 1) > 0) {
-      this.#reject(req, `command '${cmd.name}' with ${cmd.blockingOption} is not allowed`);
-      return;
-    }
     if (cmd.special !== undefined) {
       this.#special(req, cmd, frame);
       return;
@@ -389,7 +409,84 @@ export class Session implements ReplySink {
         return;
       }
     }
+    if ((cmd.flags & BLOCKS) !== 0 || (cmd.blockingOption && frame.findKeyword(cmd.blockingOption, 1) > 0)) {
+      this.#block(req, cmd, frame);
+      return;
+    }
     this.#route(req, cmd, frame);
+  }
+
+  /** A command that may block: on a dedicated connection to its slot's master. */
+  #block(req: Request, cmd: CommandInfo, frame: Frame): void {
+    const ri = routeIndex(cmd, frame);
+    if (ri < 0) {
+      // Missing its key: any server answers with Redis's own error, and does not block.
+      this.#route(req, cmd, frame);
+      return;
+    }
+    const blocking = new BlockingCommand(
+      this.#host.router,
+      req,
+      cmd.name,
+      frame.buf.slice(frame.start, frame.end),
+      keysOf(cmd, frame),
+      frame.argSlot(ri),
+    );
+    const cancel = () => blocking.cancel();
+    const cleanups = this.#cleanups ??= new Set();
+    cleanups.add(cancel);
+    blocking.onFinished = () => cleanups.delete(cancel);
+    blocking.start();
+  }
+
+  /**
+   * `WAIT numreplicas timeout`, for the group of the client's last write: once every earlier
+   * request of the client is answered, on a dedicated connection to that group's master, after a
+   * PUBLISH that makes the connection's replication offset at least that of the client's writes.
+   */
+  #wait(req: Request, frame: Frame): void {
+    const bytes = frame.buf.slice(frame.start, frame.end);
+    const run = () => {
+      const router = this.#host.router;
+      const slot = this.#lastWriteSlot >= 0 ? router.slots[this.#lastWriteSlot] : router.anyOnlineSlot(0);
+      if (slot === null || slot.master === null) {
+        this.#reject(req, "slot is not ready, may be offline");
+        return;
+      }
+      const conn = slot.master.dedicated.take(req.db);
+      if (typeof conn === "string") {
+        this.#reject(req, conn);
+        return;
+      }
+      const cancel = () => conn.close("client closed");
+      const cleanups = this.#cleanups ??= new Set();
+      cleanups.add(cancel);
+      conn.onClosed = (reason) => req.onFailure(reason);
+      conn.sendCommand(IGNORE_REPLY, ["PUBLISH", WAIT_CHANNEL, ""]);
+      conn.send(
+        {
+          onReply(buf, start, end) {
+            cleanups.delete(cancel);
+            req.onReply(buf, start, end);
+            conn.release();
+          },
+          onFailure: (reason) => {
+            cleanups.delete(cancel);
+            req.onFailure(reason);
+          },
+        },
+        bytes,
+        0,
+        bytes.length,
+      );
+    };
+    this.#afterEarlier(req, run);
+  }
+
+  /** Runs `run` once every request the client sent before `req` is answered. */
+  #afterEarlier(req: Request, run: () => void): void {
+    if (this.#queue.peek() === req) run();
+    else (this.#deferred ??= []).push({ req, run });
   }
 
   /**
@@ -438,7 +535,9 @@ export class Session implements ReplySink {
       }
       slotId = slot.id;
     }
-    router.dispatch(req, slotId, frame, cmd !== undefined && isReadOnly(cmd.flags), () => keysOf(cmd, frame));
+    const readOnly = cmd !== undefined && isReadOnly(cmd.flags);
+    if (!readOnly) this.#lastWriteSlot = slotId;
+    router.dispatch(req, slotId, frame, readOnly, () => keysOf(cmd, frame));
   }
 
   #auth(req: Request, frame: Frame): void {
@@ -518,6 +617,10 @@ export class Session implements ReplySink {
         else this.#reject(req, `command 'SCRIPT ${sub}' is not allowed`);
         return;
       }
+      case "WAIT":
+        if (argc !== 3) return wrongArity();
+        this.#wait(req, frame);
+        return;
       case "SLOWLOG":
         if (argc >= 2 && ADDRESS.test(frame.arg(1))) {
           // On the proxy's own connection: the ACL user that serves clients may not run SLOWLOG.
@@ -931,6 +1034,8 @@ export class Session implements ReplySink {
       this.#write(head, reply, 0, reply.length);
       if (this.#closed) return;
     }
+    const deferred = this.#deferred;
+    if (deferred !== null && deferred.length > 0 && deferred[0].req === this.#queue.peek()) deferred.shift()!.run();
     this.#checkResume();
   }
 

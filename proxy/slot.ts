@@ -50,6 +50,18 @@ export interface Waiter {
   since: number;
   /** The request's keys, when the slot may be migrating when it is released. */
   keys: Uint8Array[] | null;
+  /** Set for requests that do not go the usual way (blocking commands): called instead of a dispatch. */
+  resume?: () => void;
+}
+
+/**
+ * A command blocked on a dedicated connection for this slot (BLPOP, XREAD BLOCK, …). It holds no
+ * reference while it waits; a refill that moves the slot calls {@linkcode Blocker.unblock}, which
+ * holds one until the server has answered, so the slot moves only once nothing waits there.
+ */
+export interface Blocker {
+  /** Ends the wait at once (`CLIENT UNBLOCK … ERROR`), holding `slot` until the reply. */
+  unblock(slot: Slot): void;
 }
 
 /** One slot of the router. */
@@ -65,6 +77,8 @@ export class Slot {
   inflight = 0;
   /** Requests held while the slot is blocked. */
   readonly waiters = new Fifo<Waiter>();
+  /** Blocking commands waiting on a dedicated connection for this slot. */
+  readonly blockers = new Set<Blocker>();
   #filling = 0;
   #drained: (() => void)[] = [];
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  BLOCKS,
   commandNamed,
   COMMANDS,
   forEachKey,
@@ -111,13 +112,21 @@ Deno.test("Codis's not-allowed commands are all blocked, dashed names included",
   assert.equal(commandNamed("RANDOMKEY")?.special, "RANDOMKEY");
   // FLUSHDB/FLUSHALL: refused unless proxy.toml's proxy_allow_flush says otherwise.
   assert.equal(commandNamed("FLUSHALL")?.special, "FLUSH");
+  // … and served on a dedicated connection where Codis refuses them.
+  const dedicated = new Set(["BLPOP", "BRPOP", "BRPOPLPUSH", "WAIT"]);
+  for (const name of ["BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP"]) {
+    const f = commandNamed(name)!.flags;
+    assert.ok(f & BLOCKS && !(f & NOT_ALLOWED), `${name} blocks on a dedicated connection`);
+  }
+  assert.equal(commandNamed("WAIT")?.special, "WAIT");
   for (const name of codisBlocked) {
+    if (dedicated.has(name)) continue;
     const c = commandNamed(name);
     // CLIENT is answered by the proxy for a few harmless subcommands and refused otherwise.
     if (name === "CLIENT") assert.equal(c?.special, "CLIENT");
     else assert.ok(c && c.flags & NOT_ALLOWED, `${name} is not allowed`);
   }
-  for (const name of ["BLMOVE", "BZPOPMIN", "SSUBSCRIBE", "FUNCTION", "FAILOVER", "SWAPDB", "WAITAOF"]) {
+  for (const name of ["SSUBSCRIBE", "FUNCTION", "FAILOVER", "SWAPDB", "WAITAOF"]) {
     assert.ok(commandNamed(name)!.flags & NOT_ALLOWED, `${name} (Redis 7) is not allowed`);
   }
 });

@@ -1,0 +1,96 @@
+/**
+ * What every backend connection shares, the shared pipelined ones and the dedicated ones alike:
+ * the options (from `proxy.toml`), the dial, the login (ACL user or `product_auth`, then
+ * `SELECT`), and what waits for a reply.
+ *
+ * @module
+ */
+
+import type { RespLimits } from "../redis/resp_scanner.ts";
+import { exchange } from "../redis/redis_client.ts";
+import { RespError } from "../redis/resp_value.ts";
+import { log } from "../utils/log.ts";
+import { dial, type TlsClientOptions } from "../utils/net.ts";
+
+/** Something waiting for a backend reply. */
+export interface Pending {
+  /** The reply is `buf[start, end)`; the bytes are valid only during the call. */
+  onReply(buf: Uint8Array, start: number, end: number): void;
+  /** No reply will come; `reason` is Codis's text, e.g. `backend conn reset`. */
+  onFailure(reason: string): void;
+}
+
+/** Options of backend connections (from `proxy.toml`). */
+export interface BackendOptions {
+  /** AUTH password (`product_auth`). */
+  auth: string;
+  /**
+   * The Redis ACL user the proxy logs in as (`backend_acl_user`; "" = the default user with
+   * `product_auth`, as Codis). It cannot run what the proxy refuses, so neither can scripts.
+   */
+  aclUser: string;
+  aclPassword: string;
+  /**
+   * Servers where the ACL user cannot log in (Redis < 6, or the user was never created there):
+   * the pool logs in with `product_auth` instead, as Codis does, and says so once.
+   */
+  aclRefused: Set<string>;
+  recvBufsize: number;
+  sendBufsize: number;
+  /** Milliseconds a request may wait for its reply before the connection is reset (0 = off). */
+  recvTimeout: number;
+  /** Milliseconds a write may take before the connection is reset (0 = off). */
+  sendTimeout: number;
+  /** Most requests written and not yet answered on one connection. */
+  maxPipeline: number;
+  /** Most dedicated connections per server and database (0 = no limit). */
+  maxDedicated: number;
+  /** PING idle connections this often, in milliseconds (0 = off). */
+  pingPeriod: number;
+  /** Enable TCP keepalive (period > 0). */
+  keepalivePeriod: number;
+  /** Reach the servers over TLS (null: plain TCP). */
+  tls: TlsClientOptions | null;
+  limits: RespLimits;
+}
+
+/** How long a connect attempt may take, as in Codis. */
+const DIAL_TIMEOUT_MS = 5000;
+/** How long each login step (AUTH, SELECT) of a new connection may take. */
+const LOGIN_TIMEOUT_MS = 5000;
+
+/** Connects to the server at `addr` (TLS and keepalive as the options say). */
+export function dialBackend(addr: string, options: BackendOptions): Promise<Deno.Conn> {
+  return dial(addr, { timeoutMs: DIAL_TIMEOUT_MS, tls: options.tls, keepAlive: options.keepalivePeriod > 0 });
+}
+
+/**
+ * Logs in (as the ACL user, or with `product_auth`) and selects database `db`, one command at a
+ * time on the fresh connection `conn` to `addr`. Returns why it failed, or "".
+ */
+export async function loginBackend(conn: Deno.Conn, addr: string, db: number, o: BackendOptions): Promise<string> {
+  const steps: (string | number)[][] = [];
+  if (o.aclUser && !o.aclRefused.has(addr)) {
+    const reply = await exchange(conn, ["AUTH", o.aclUser, o.aclPassword], LOGIN_TIMEOUT_MS);
+    if (reply instanceof RespError) {
+      // No such user (or no ACLs at all, before Redis 6): log in as Codis does, and say so.
+      if (!/^WRONGPASS|wrong number of arguments|^NOPERM/.test(reply.message)) {
+        return `AUTH as ${o.aclUser} to ${addr} failed: ${reply.message}`;
+      }
+      o.aclRefused.add(addr);
+      log.warn(
+        `backend ${addr}: cannot log in as ACL user "${o.aclUser}" (${reply.message}); logging in ` +
+          `${o.auth ? "with product_auth" : "as the default user"}: scripts there are not restricted`,
+      );
+      if (o.auth) steps.push(["AUTH", o.auth]);
+    }
+  } else if (o.auth) {
+    steps.push(["AUTH", o.auth]);
+  }
+  if (db !== 0) steps.push(["SELECT", db]);
+  for (const step of steps) {
+    const reply = await exchange(conn, step, LOGIN_TIMEOUT_MS);
+    if (reply instanceof RespError) return `${step[0]} to ${addr} failed: ${reply.message}`;
+  }
+  return "";
+}
