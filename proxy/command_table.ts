@@ -61,7 +61,8 @@ export type SpecialCommand =
   | "RANDOMKEY"
   | "FLUSH"
   | "SCRIPT"
-  | "WAIT";
+  | "WAIT"
+  | "TX";
 
 /** One command of the table. */
 export interface CommandInfo {
@@ -118,7 +119,6 @@ const MO = MASTER_ONLY;
 const WHY_BLOCKING = "blocks a backend connection shared by many clients";
 const WHY_KEYSPACE = "works on a whole keyspace, which is spread over many servers";
 const WHY_ADMIN = "administers one server, not the cluster";
-const WHY_TX = "transactions cannot span the servers of a cluster";
 const WHY_PUBSUB = "pub/sub needs a dedicated connection";
 const WHY_CROSS = "moves data between keys or servers behind the proxy's back";
 const WHY_CLUSTER = "Redis Cluster protocol, not used by this proxy";
@@ -368,11 +368,12 @@ const TABLE: Record<string, Entry> = {
   "RESTORE-ASKING": blocked(WHY_CROSS),
   OBJECT: blocked(WHY_ADMIN),
 
-  DISCARD: blocked(WHY_TX),
-  EXEC: blocked(WHY_TX),
-  MULTI: blocked(WHY_TX),
-  UNWATCH: blocked(WHY_TX),
-  WATCH: blocked(WHY_TX),
+  // --- transactions: on a dedicated connection to the group of their keys ---
+  DISCARD: { flags: R, keys: NONE, special: "TX" },
+  EXEC: { flags: W, keys: NONE, special: "TX" },
+  MULTI: { flags: R, keys: NONE, special: "TX" },
+  UNWATCH: { flags: R, keys: NONE, special: "TX" },
+  WATCH: { flags: R, keys: KALL, special: "TX" },
 
   PSUBSCRIBE: blocked(WHY_PUBSUB),
   PUBLISH: blocked(WHY_PUBSUB),

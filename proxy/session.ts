@@ -43,6 +43,7 @@ import { dispatchToAll } from "./fanout.ts";
 import { dispatchSplit } from "./multi_key.ts";
 import { IGNORE_REPLY } from "./backend.ts";
 import { BlockingCommand } from "./blocking.ts";
+import { Transaction, type TransactionHost } from "./transaction.ts";
 import { type ReplySink, Request } from "./request.ts";
 import type { Router } from "./router.ts";
 import { RawChunk, SlowLog } from "./slowlog.ts";
@@ -127,6 +128,13 @@ export class Session implements ReplySink {
   #cleanups: Set<() => void> | null = null;
   /** Requests that run once every earlier request is answered (WAIT), in order. */
   #deferred: { req: Request; run: () => void }[] | null = null;
+  /** Requests whose reply must come before anything more is read (WATCH, EXEC). */
+  #barriers = 0;
+  /** The client's transaction, from WATCH or MULTI to its end. */
+  #tx: Transaction | null = null;
+  #txAbort: (() => void) | null = null;
+  /** What transactions see of the session (made with the first one). */
+  #txHost: TransactionHost | null = null;
   /** The slot of the client's last write (for WAIT), -1 before any. */
   #lastWriteSlot = -1;
   #flushTask = () => {
@@ -226,7 +234,7 @@ export class Session implements ReplySink {
 
   /** True while reading must wait: too many unanswered requests, or too many unread replies. */
   #mustWait(): boolean {
-    return this.#queue.length >= this.#maxPipeline || this.#overSoftSince > 0;
+    return this.#queue.length >= this.#maxPipeline || this.#overSoftSince > 0 || this.#barriers > 0;
   }
 
   async #readLoop(): Promise<void> {
@@ -382,6 +390,11 @@ export class Session implements ReplySink {
       this.#local(req, (w) => w.appendError("NOAUTH Authentication required"));
       return;
     }
+    const tx = this.#tx;
+    if (tx !== null && tx.inMulti && cmd?.special !== "TX") {
+      tx.queue(req, cmd, frame);
+      return;
+    }
     if (cmd === undefined) {
       this.#route(req, undefined, frame);
       return;
@@ -414,6 +427,81 @@ export class Session implements ReplySink {
       return;
     }
     this.#route(req, cmd, frame);
+  }
+
+  /** MULTI, EXEC, DISCARD, WATCH, UNWATCH (see `transaction.ts`). */
+  #transaction(req: Request, cmd: CommandInfo, frame: Frame): void {
+    let tx = this.#tx;
+    const name = cmd.name;
+    if (tx === null) {
+      if (name === "EXEC" || name === "DISCARD") {
+        this.failed(req, `ERR ${name} without MULTI`);
+        return;
+      }
+      if (name === "UNWATCH") {
+        this.#local(req, (w) => w.appendSimple("OK"));
+        return;
+      }
+      if (name === "WATCH" && frame.argc < 2) {
+        this.#local(req, (w) => w.appendError("ERR wrong number of arguments for 'watch' command"));
+        return;
+      }
+      this.#txHost ??= {
+        router: this.#host.router,
+        status: (req, text) => this.#local(req, (w) => w.appendSimple(text)),
+        error: (req, message) => this.failed(req, message),
+        inOrder: (req, send) => {
+          this.#barriers++;
+          const release = () => {
+            this.#barriers--;
+            this.#checkResume();
+          };
+          this.#afterEarlier(req, () =>
+            send({
+              onReply(buf, start, end) {
+                req.onReply(buf, start, end);
+                release();
+              },
+              onFailure(reason) {
+                req.onFailure(reason);
+                release();
+              },
+            }));
+        },
+        ended: (ended) => {
+          if (this.#tx !== ended) return;
+          this.#tx = null;
+          if (this.#txAbort !== null) this.#cleanups?.delete(this.#txAbort);
+          this.#txAbort = null;
+        },
+      };
+      tx = this.#tx = new Transaction(this.#txHost, this.db);
+      const abort = () => tx!.abort();
+      (this.#cleanups ??= new Set()).add(abort);
+      this.#txAbort = abort;
+    }
+    switch (name) {
+      case "MULTI":
+        tx.multi(req);
+        return;
+      case "EXEC":
+        tx.exec(req);
+        return;
+      case "DISCARD":
+        tx.discard(req);
+        return;
+      case "WATCH":
+        if (frame.argc < 2) {
+          this.#local(req, (w) => w.appendError("ERR wrong number of arguments for 'watch' command"));
+          return;
+        }
+        tx.watch(req, cmd, frame);
+        return;
+      case "UNWATCH":
+        if (tx.inMulti) tx.queue(req, cmd, frame);
+        else tx.unwatch(req);
+        return;
+    }
   }
 
   /** A command that may block: on a dedicated connection to its slot's master. */
@@ -617,6 +705,9 @@ export class Session implements ReplySink {
         else this.#reject(req, `command 'SCRIPT ${sub}' is not allowed`);
         return;
       }
+      case "TX":
+        this.#transaction(req, cmd, frame);
+        return;
       case "WAIT":
         if (argc !== 3) return wrongArity();
         this.#wait(req, frame);
@@ -651,6 +742,8 @@ export class Session implements ReplySink {
         return;
       }
       case "RESET":
+        this.#tx?.abort();
+        this.#tx = null;
         this.db = 0;
         this.#name = "";
         this.#setAuthorized(this.#config.sessionAuth === "");

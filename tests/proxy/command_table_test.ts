@@ -113,7 +113,8 @@ Deno.test("Codis's not-allowed commands are all blocked, dashed names included",
   // FLUSHDB/FLUSHALL: refused unless proxy.toml's proxy_allow_flush says otherwise.
   assert.equal(commandNamed("FLUSHALL")?.special, "FLUSH");
   // … and served on a dedicated connection where Codis refuses them.
-  const dedicated = new Set(["BLPOP", "BRPOP", "BRPOPLPUSH", "WAIT"]);
+  const dedicated = new Set(["BLPOP", "BRPOP", "BRPOPLPUSH", "WAIT", "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"]);
+  for (const name of ["MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"]) assert.equal(commandNamed(name)?.special, "TX");
   for (const name of ["BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP"]) {
     const f = commandNamed(name)!.flags;
     assert.ok(f & BLOCKS && !(f & NOT_ALLOWED), `${name} blocks on a dedicated connection`);
