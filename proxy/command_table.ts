@@ -62,7 +62,9 @@ export type SpecialCommand =
   | "FLUSH"
   | "SCRIPT"
   | "WAIT"
-  | "TX";
+  | "TX"
+  | "SUBSCRIBE"
+  | "PUBSUB";
 
 /** One command of the table. */
 export interface CommandInfo {
@@ -119,7 +121,6 @@ const MO = MASTER_ONLY;
 const WHY_BLOCKING = "blocks a backend connection shared by many clients";
 const WHY_KEYSPACE = "works on a whole keyspace, which is spread over many servers";
 const WHY_ADMIN = "administers one server, not the cluster";
-const WHY_PUBSUB = "pub/sub needs a dedicated connection";
 const WHY_CROSS = "moves data between keys or servers behind the proxy's back";
 const WHY_CLUSTER = "Redis Cluster protocol, not used by this proxy";
 const WHY_SLOTS = "Codis server command for migration, reserved to the dashboard";
@@ -334,7 +335,7 @@ const TABLE: Record<string, Entry> = {
   COMMAND: { flags: R, route: 0, keys: NONE },
   LOLWUT: { flags: R, route: 0, keys: NONE },
   ROLE: { flags: R, route: 0, keys: NONE },
-  PUBSUB: { flags: R, route: 0, keys: NONE },
+  PUBSUB: { flags: R, keys: NONE, special: "PUBSUB" },
 
   // --- not allowed ---
   // --- blocking: each on a dedicated connection while it waits ---
@@ -375,14 +376,15 @@ const TABLE: Record<string, Entry> = {
   UNWATCH: { flags: R, keys: NONE, special: "TX" },
   WATCH: { flags: R, keys: KALL, special: "TX" },
 
-  PSUBSCRIBE: blocked(WHY_PUBSUB),
-  PUBLISH: blocked(WHY_PUBSUB),
-  PUNSUBSCRIBE: blocked(WHY_PUBSUB),
-  SPUBLISH: blocked(WHY_PUBSUB),
-  SSUBSCRIBE: blocked(WHY_PUBSUB),
-  SUBSCRIBE: blocked(WHY_PUBSUB),
-  SUNSUBSCRIBE: blocked(WHY_PUBSUB),
-  UNSUBSCRIBE: blocked(WHY_PUBSUB),
+  // --- pub/sub: a channel lives on the master of its name's slot (see pubsub.ts) ---
+  PSUBSCRIBE: { flags: R, keys: NONE, special: "SUBSCRIBE" },
+  PUBLISH: { flags: W },
+  PUNSUBSCRIBE: { flags: R, keys: NONE, special: "SUBSCRIBE" },
+  SPUBLISH: { flags: W },
+  SSUBSCRIBE: { flags: R, keys: NONE, special: "SUBSCRIBE" },
+  SUBSCRIBE: { flags: R, keys: NONE, special: "SUBSCRIBE" },
+  SUNSUBSCRIBE: { flags: R, keys: NONE, special: "SUBSCRIBE" },
+  UNSUBSCRIBE: { flags: R, keys: NONE, special: "SUBSCRIBE" },
 
   ACL: blocked(WHY_ADMIN),
   BGREWRITEAOF: blocked(WHY_ADMIN),

@@ -2,8 +2,8 @@
  * Commands sent to every master of the cluster, their replies merged into the one a single Redis
  * would give: `DBSIZE` (summed), `RANDOMKEY` (a key of a random master that has keys), `SCRIPT LOAD`
  * (the same SHA from each), `SCRIPT EXISTS` (a script exists when every master has it),
- * `SCRIPT FLUSH`, `FLUSHDB`, `FLUSHALL` (`+OK` from each). So `EVALSHA` works on any slot once a
- * script was loaded through the proxy.
+ * `SCRIPT FLUSH`, `FLUSHDB`, `FLUSHALL` (`+OK` from each), `PUBSUB CHANNELS|NUMSUB|NUMPAT` (and
+ * their SHARD variants). So `EVALSHA` works on any slot once a script was loaded through the proxy.
  *
  * @module
  */
@@ -17,7 +17,7 @@ import type { Request } from "./request.ts";
 import type { Router } from "./router.ts";
 
 /** How the masters' replies become one. */
-export type FanoutRule = "sum" | "same" | "and" | "ok" | "any";
+export type FanoutRule = "sum" | "same" | "and" | "ok" | "any" | "union" | "max" | "maxPairs";
 
 /** The distinct masters that serve slots now. */
 export function masters(router: Router): BackendServer[] {
@@ -86,6 +86,30 @@ function merge(rule: FanoutRule, replies: Uint8Array[]): Uint8Array {
       // RANDOMKEY: a key of a random master that has one (nil when none has).
       const found = replies.filter((r) => decode(r) !== null);
       return found.length > 0 ? found[Math.floor(Math.random() * found.length)] : replies[0];
+    }
+    case "union": {
+      // PUBSUB CHANNELS: every master's channels, each once.
+      const all = new Set<string>();
+      for (const r of replies) for (const c of decode(r) as string[]) all.add(c);
+      w.appendHeader(RESP_ARRAY, all.size);
+      for (const c of all) w.appendBulkString(c);
+      return w.view().slice();
+    }
+    case "max": {
+      // PUBSUB NUMPAT: every session's patterns are on every master.
+      w.appendInteger(Math.max(...replies.map((r) => Number(decode(r)))));
+      return w.view().slice();
+    }
+    case "maxPairs": {
+      // PUBSUB NUMSUB: a channel's subscribers are on its master (on two while its slot moves).
+      const lists = replies.map((r) => decode(r) as (string | number)[]);
+      const first = lists[0];
+      w.appendHeader(RESP_ARRAY, first.length);
+      for (let i = 0; i < first.length; i += 2) {
+        w.appendBulkString(String(first[i]));
+        w.appendInteger(Math.max(...lists.map((l) => Number(l[i + 1]))));
+      }
+      return w.view().slice();
     }
     case "and": {
       const lists = replies.map((r) => decode(r) as number[]);

@@ -15,7 +15,7 @@ import { CodisError } from "../utils/errors.ts";
 import { type BackendConn, type BackendOptions, BackendPool, type BackendServer } from "./backend.ts";
 import type { ByteRange } from "./frame.ts";
 import { MigrationForwarder } from "./forward.ts";
-import { holdSlot, type Routed, Slot } from "./slot.ts";
+import { type FillListener, holdSlot, type Routed, Slot } from "./slot.ts";
 
 /**
  * The keys of a request (copies), asked for only when its slot is migrating or blocked. Called
@@ -41,6 +41,8 @@ export class Router {
   readonly replica: BackendPool;
   #options: RouterOptions;
   readonly forwarder: MigrationForwarder;
+  /** Told of every refill (sessions' subscriptions). */
+  readonly fillListeners = new Set<FillListener>();
   #online = false;
   #closed = false;
   #fillChain: Promise<void> = Promise.resolve();
@@ -99,6 +101,8 @@ export class Router {
     try {
       await Promise.all(touched.map((slot) => slot.drain()));
       for (let i = 0; i < specs.length; i++) this.#install(touched[i], specs[i]);
+      // Subscriptions follow the slots before anything is published there.
+      if (this.fillListeners.size > 0) await Promise.all([...this.fillListeners].map((l) => l.slotsFilled(touched)));
     } finally {
       for (const slot of touched) slot.endFill();
     }

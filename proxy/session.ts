@@ -44,6 +44,7 @@ import { dispatchSplit } from "./multi_key.ts";
 import { IGNORE_REPLY } from "./backend.ts";
 import { BlockingCommand } from "./blocking.ts";
 import { Transaction, type TransactionHost } from "./transaction.ts";
+import { Subscriber, type SubscriptionKind } from "./pubsub.ts";
 import { type ReplySink, Request } from "./request.ts";
 import type { Router } from "./router.ts";
 import { RawChunk, SlowLog } from "./slowlog.ts";
@@ -128,6 +129,8 @@ export class Session implements ReplySink {
   #cleanups: Set<() => void> | null = null;
   /** Requests that run once every earlier request is answered (WAIT), in order. */
   #deferred: { req: Request; run: () => void }[] | null = null;
+  /** The client's subscriptions (made at its first SUBSCRIBE). */
+  #subs: Subscriber | null = null;
   /** Requests whose reply must come before anything more is read (WATCH, EXEC). */
   #barriers = 0;
   /** The client's transaction, from WATCH or MULTI to its end. */
@@ -390,6 +393,7 @@ export class Session implements ReplySink {
       this.#local(req, (w) => w.appendError("NOAUTH Authentication required"));
       return;
     }
+    if (this.#subs !== null && this.#subs.active && !this.#allowedSubscribed(req, cmd, frame)) return;
     const tx = this.#tx;
     if (tx !== null && tx.inMulti && cmd?.special !== "TX") {
       tx.queue(req, cmd, frame);
@@ -427,6 +431,71 @@ export class Session implements ReplySink {
       return;
     }
     this.#route(req, cmd, frame);
+  }
+
+  /**
+   * In subscribed mode (RESP2) only the subscription commands, PING, QUIT and RESET are allowed:
+   * true when `cmd` may go on; otherwise it is answered here.
+   */
+  #allowedSubscribed(req: Request, cmd: CommandInfo | undefined, frame: Frame): boolean {
+    const special = cmd?.special;
+    if (special === "SUBSCRIBE" || special === "QUIT" || special === "RESET") return true;
+    if (special === "PING" && frame.argc <= 2) {
+      this.#local(req, (w) => {
+        w.appendHeader(RESP_ARRAY, 2);
+        w.appendBulkString("pong");
+        if (frame.argc === 2) w.appendBulk(frame.buf, frame.args[2], frame.args[3]);
+        else w.appendBulkString("");
+      });
+      return false;
+    }
+    const name = frame.arg(0).toLowerCase();
+    this.failed(
+      req,
+      `ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+    );
+    return false;
+  }
+
+  /** (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE (see `pubsub.ts`). */
+  #subscribe(req: Request, cmd: CommandInfo, frame: Frame): void {
+    const name = cmd.name;
+    const kind: SubscriptionKind = name === "SUBSCRIBE" || name === "UNSUBSCRIBE"
+      ? "channel"
+      : name.startsWith("P")
+      ? "pattern"
+      : "shard";
+    const names: string[] = [];
+    for (let i = 1; i < frame.argc; i++) names.push(frame.arg(i));
+    const unsubscribe = name.includes("UNSUBSCRIBE");
+    if (!unsubscribe && names.length === 0) {
+      this.#local(req, (w) => w.appendError(`ERR wrong number of arguments for '${name.toLowerCase()}' command`));
+      return;
+    }
+    if (this.#subs === null) {
+      const subs = new Subscriber({
+        router: this.#host.router,
+        push: (buf, start, end) => this.#push(buf, start, end),
+      });
+      this.#subs = subs;
+      const close = () => subs.close();
+      (this.#cleanups ??= new Set()).add(close);
+      subs.onIdle = () => {
+        if (this.#subs !== subs) return;
+        subs.close();
+        this.#subs = null;
+        this.#cleanups?.delete(close);
+      };
+    }
+    if (unsubscribe) this.#subs.unsubscribe(req, kind, names);
+    else this.#subs.subscribe(req, kind, names);
+  }
+
+  /** Writes a message that is no request's reply (Pub/Sub): at once, past any reply still awaited. */
+  #push(buf: Uint8Array, start: number, end: number): void {
+    if (this.#closed || !this.#admit(end - start)) return;
+    this.#out.append(buf, start, end);
+    this.#scheduleFlush();
   }
 
   /** MULTI, EXEC, DISCARD, WATCH, UNWATCH (see `transaction.ts`). */
@@ -708,6 +777,19 @@ export class Session implements ReplySink {
       case "TX":
         this.#transaction(req, cmd, frame);
         return;
+      case "SUBSCRIBE":
+        this.#subscribe(req, cmd, frame);
+        return;
+      case "PUBSUB": {
+        const sub = argc >= 2 ? frame.arg(1).toUpperCase() : "";
+        if (sub === "CHANNELS" || sub === "SHARDCHANNELS") {
+          if (argc > 3) return wrongArity();
+          dispatchToAll(router, req, frame, "union");
+        } else if (sub === "NUMSUB" || sub === "SHARDNUMSUB") dispatchToAll(router, req, frame, "maxPairs");
+        else if (sub === "NUMPAT" && argc === 2) dispatchToAll(router, req, frame, "max");
+        else this.#route(req, cmd, frame); // HELP, and Redis's own errors
+        return;
+      }
       case "WAIT":
         if (argc !== 3) return wrongArity();
         this.#wait(req, frame);
@@ -744,6 +826,8 @@ export class Session implements ReplySink {
       case "RESET":
         this.#tx?.abort();
         this.#tx = null;
+        this.#subs?.close();
+        this.#subs = null;
         this.db = 0;
         this.#name = "";
         this.#setAuthorized(this.#config.sessionAuth === "");

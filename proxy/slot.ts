@@ -41,6 +41,12 @@ export function releaseSlots(r: Routed): void {
   for (let i = 0; i < slots.length; i++) slots[i].release();
 }
 
+/** Told after each refill of the table, before the refilled slots serve requests again. */
+export interface FillListener {
+  /** Resolves once whatever follows the slots (subscriptions) has followed them. */
+  slotsFilled(slots: readonly Slot[]): Promise<void>;
+}
+
 /** A request held while its slot is blocked (its bytes copied, since the session reads on). */
 export interface Waiter {
   routed: Routed;
