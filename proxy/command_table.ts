@@ -64,7 +64,9 @@ export type SpecialCommand =
   | "WAIT"
   | "TX"
   | "SUBSCRIBE"
-  | "PUBSUB";
+  | "PUBSUB"
+  | "SCAN"
+  | "KEYS";
 
 /** One command of the table. */
 export interface CommandInfo {
@@ -354,9 +356,9 @@ const TABLE: Record<string, Entry> = {
   DBSIZE: { flags: R, keys: NONE, special: "DBSIZE" },
   FLUSHALL: { flags: W, keys: NONE, special: "FLUSH" },
   FLUSHDB: { flags: W, keys: NONE, special: "FLUSH" },
-  KEYS: blocked(WHY_KEYSPACE),
+  KEYS: { flags: R, keys: NONE, special: "KEYS" },
   RANDOMKEY: { flags: R, keys: NONE, special: "RANDOMKEY" },
-  SCAN: blocked(WHY_KEYSPACE),
+  SCAN: { flags: R, keys: NONE, special: "SCAN" },
   SWAPDB: blocked(WHY_KEYSPACE),
 
   BITOP: { flags: W, route: 2, keys: { kind: "range", first: 2, last: -1, step: 1 } },

@@ -17,7 +17,7 @@ import type { Request } from "./request.ts";
 import type { Router } from "./router.ts";
 
 /** How the masters' replies become one. */
-export type FanoutRule = "sum" | "same" | "and" | "ok" | "any" | "union" | "max" | "maxPairs";
+export type FanoutRule = "sum" | "same" | "and" | "ok" | "any" | "union" | "max" | "maxPairs" | "info";
 
 /** The distinct masters that serve slots now. */
 export function masters(router: Router): BackendServer[] {
@@ -87,6 +87,13 @@ function merge(rule: FanoutRule, replies: Uint8Array[]): Uint8Array {
       const found = replies.filter((r) => decode(r) !== null);
       return found.length > 0 ? found[Math.floor(Math.random() * found.length)] : replies[0];
     }
+    case "info": {
+      // INFO: the first master's, with the keyspace section summed over every master.
+      const texts = replies.map((r) => String(decode(r)));
+      const merged = texts[0].replace(/# Keyspace\r\n[^#]*/, keyspaceSection(texts));
+      w.appendBulkString(merged);
+      return w.view().slice();
+    }
     case "union": {
       // PUBSUB CHANNELS: every master's channels, each once.
       const all = new Set<string>();
@@ -119,6 +126,27 @@ function merge(rule: FanoutRule, replies: Uint8Array[]): Uint8Array {
       return w.view().slice();
     }
   }
+}
+
+/** The `# Keyspace` section of INFO with the keys and expires of every server added up. */
+export function keyspaceSection(infos: string[]): string {
+  const dbs = new Map<number, { keys: number; expires: number; ttlSum: number }>();
+  for (const info of infos) {
+    for (const m of info.matchAll(/^db(\d+):keys=(\d+),expires=(\d+),avg_ttl=(\d+)/gm)) {
+      const db = Number(m[1]);
+      const d = dbs.get(db) ?? { keys: 0, expires: 0, ttlSum: 0 };
+      d.keys += Number(m[2]);
+      d.expires += Number(m[3]);
+      d.ttlSum += Number(m[4]) * Number(m[3]);
+      dbs.set(db, d);
+    }
+  }
+  let out = "# Keyspace\r\n";
+  for (const [db, d] of [...dbs].sort((a, b) => a[0] - b[0])) {
+    const avg = d.expires > 0 ? Math.round(d.ttlSum / d.expires) : 0;
+    out += `db${db}:keys=${d.keys},expires=${d.expires},avg_ttl=${avg}\r\n`;
+  }
+  return out + "\r\n";
 }
 
 function decode(r: Uint8Array): unknown {

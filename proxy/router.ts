@@ -41,6 +41,8 @@ export class Router {
   readonly replica: BackendPool;
   #options: RouterOptions;
   readonly forwarder: MigrationForwarder;
+  /** Counts the slots' changes of server (a slot's `movedAt` is the count at its last change). */
+  moves = 0;
   /** Told of every refill (sessions' subscriptions). */
   readonly fillListeners = new Set<FillListener>();
   #online = false;
@@ -110,6 +112,12 @@ export class Router {
   }
 
   #install(slot: Slot, spec: SlotSpec): void {
+    if (
+      (slot.master !== null || slot.movedAt > 0) &&
+      (spec.backendAddr !== (slot.master?.addr ?? "") || spec.migrateFrom !== (slot.migrateFrom?.addr ?? ""))
+    ) {
+      slot.movedAt = ++this.moves;
+    }
     const oldMaster = slot.master;
     const oldFrom = slot.migrateFrom;
     const oldReplicas = slot.replicas;

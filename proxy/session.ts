@@ -45,6 +45,7 @@ import { IGNORE_REPLY } from "./backend.ts";
 import { BlockingCommand } from "./blocking.ts";
 import { Transaction, type TransactionHost } from "./transaction.ts";
 import { Subscriber, type SubscriptionKind } from "./pubsub.ts";
+import { dispatchKeys, dispatchScan } from "./scan.ts";
 import { type ReplySink, Request } from "./request.ts";
 import type { Router } from "./router.ts";
 import { RawChunk, SlowLog } from "./slowlog.ts";
@@ -68,6 +69,18 @@ const BAD_CLIENT_NAME = "ERR Client names cannot contain spaces, newlines or spe
 /** Redis's rule for client names: printable ASCII without spaces ('!' to '~'); "" clears the name. */
 function validClientName(name: string): boolean {
   return /^[!-~]*$/.test(name);
+}
+
+/** True for an INFO whose reply has the keyspace section (no section named, or keyspace, all, …). */
+function wantsKeyspace(frame: Frame): boolean {
+  if (frame.argc === 1) return true;
+  for (let i = 1; i < frame.argc; i++) {
+    if (
+      frame.argEquals(i, "KEYSPACE") || frame.argEquals(i, "ALL") || frame.argEquals(i, "EVERYTHING") ||
+      frame.argEquals(i, "DEFAULT")
+    ) return true;
+  }
+  return false;
 }
 
 /** Where WAIT publishes (nobody listens) to give its connection the replication offset of now. */
@@ -780,6 +793,14 @@ export class Session implements ReplySink {
       case "SUBSCRIBE":
         this.#subscribe(req, cmd, frame);
         return;
+      case "SCAN":
+        if (argc < 2) return wrongArity();
+        dispatchScan(router, req, frame);
+        return;
+      case "KEYS":
+        if (argc !== 2) return wrongArity();
+        dispatchKeys(router, req, frame);
+        return;
       case "PUBSUB": {
         const sub = argc >= 2 ? frame.arg(1).toUpperCase() : "";
         if (sub === "CHANNELS" || sub === "SHARDCHANNELS") {
@@ -815,6 +836,11 @@ export class Session implements ReplySink {
             this.#local(req, (w) => w.appendBulk(frame.buf, frame.args[2], frame.args[3]));
             return;
           }
+        }
+        if (cmd.special === "INFO" && wantsKeyspace(frame)) {
+          // The keyspace section counts the keys of every master.
+          dispatchToAll(router, req, frame, "info");
+          return;
         }
         if (cmd.special === "PING" && router.anyOnlineSlot(0) === null) {
           this.#local(req, (w) => w.appendSimple("PONG"));

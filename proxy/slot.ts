@@ -79,6 +79,8 @@ export class Slot {
   replicas: BackendServer[][] = [];
   /** The replicas the last fill named (kept when `backend_primary_only` hides them, to show them again). */
   filledReplicaGroups: string[][] = [];
+  /** The router's `moves` count when this slot last changed servers (for SCAN; 0 = never). */
+  movedAt = 0;
   /** Requests sent for this slot and not yet answered. */
   inflight = 0;
   /** Requests held while the slot is blocked. */

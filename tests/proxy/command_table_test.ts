@@ -115,7 +115,7 @@ Deno.test("Codis's not-allowed commands are all blocked, dashed names included",
   // … and served on a dedicated connection where Codis refuses them.
   const dedicated = new Set([
     ..."BLPOP BRPOP BRPOPLPUSH WAIT MULTI EXEC DISCARD WATCH UNWATCH".split(" "),
-    ..."SUBSCRIBE PSUBSCRIBE UNSUBSCRIBE PUNSUBSCRIBE PUBLISH".split(" "),
+    ..."SUBSCRIBE PSUBSCRIBE UNSUBSCRIBE PUNSUBSCRIBE PUBLISH SCAN KEYS".split(" "),
   ]);
   for (const name of ["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"]) {
     assert.equal(commandNamed(name)?.special, "SUBSCRIBE");
