@@ -18,7 +18,7 @@ import { Fifo } from "../utils/fifo.ts";
 import { log } from "../utils/log.ts";
 import { clock } from "./stats.ts";
 import { errorMessage } from "../utils/errors.ts";
-import { type BackendOptions, dialBackend, loginBackend, type Pending } from "./backend_base.ts";
+import { type BackendOptions, dbIndex, dialBackend, loginBackend, type Pending } from "./backend_base.ts";
 import { DedicatedPool } from "./dedicated.ts";
 
 export type { BackendOptions, Pending };
@@ -393,16 +393,17 @@ export class BackendServer {
    * so that no client script can): logged in as the default user with `product_auth`.
    */
   ownConn(db: number): BackendConn {
-    return this.#ownConns[db] ??= new BackendConn(this.addr, db, { ...this.#options, aclUser: "" });
+    return this.#ownConns[dbIndex(db)] ??= new BackendConn(this.addr, db, { ...this.#options, aclUser: "" });
   }
 
   /** The connection for `db`, chosen by `seed` among the parallel ones (connected first). */
   conn(db: number, seed: number): BackendConn {
-    let list = this.#conns[db];
+    const index = dbIndex(db);
+    let list = this.#conns[index];
     if (list === undefined) {
       list = [];
       for (let i = 0; i < this.#parallel; i++) list.push(new BackendConn(this.addr, db, this.#options));
-      this.#conns[db] = list;
+      this.#conns[index] = list;
     }
     if (list.length === 1) return list[0];
     const n = list.length;

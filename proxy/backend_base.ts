@@ -54,6 +54,23 @@ export interface BackendOptions {
   limits: RespLimits;
 }
 
+/**
+ * Backend databases at and above this one are the same databases spoken to in RESP3: the
+ * connections of a client that said `HELLO 3` are keyed by `RESP3_DB + db`, and say `HELLO 3` at
+ * login, so that its replies come in RESP3 and pass through unchanged.
+ */
+export const RESP3_DB = 1 << 16;
+
+/** The Redis database of a backend database number (see {@linkcode RESP3_DB}). */
+export function realDb(db: number): number {
+  return db >= RESP3_DB ? db - RESP3_DB : db;
+}
+
+/** A dense index for per-database arrays: RESP2 databases even, RESP3 ones odd. */
+export function dbIndex(db: number): number {
+  return db >= RESP3_DB ? (db - RESP3_DB) * 2 + 1 : db * 2;
+}
+
 /** How long a connect attempt may take, as in Codis. */
 const DIAL_TIMEOUT_MS = 5000;
 /** How long each login step (AUTH, SELECT) of a new connection may take. */
@@ -65,8 +82,9 @@ export function dialBackend(addr: string, options: BackendOptions): Promise<Deno
 }
 
 /**
- * Logs in (as the ACL user, or with `product_auth`) and selects database `db`, one command at a
- * time on the fresh connection `conn` to `addr`. Returns why it failed, or "".
+ * Logs in (as the ACL user, or with `product_auth`), says `HELLO 3` for a RESP3 database and
+ * selects the database, one command at a time on the fresh connection `conn` to `addr`. Returns
+ * why it failed, or "".
  */
 export async function loginBackend(conn: Deno.Conn, addr: string, db: number, o: BackendOptions): Promise<string> {
   const steps: (string | number)[][] = [];
@@ -87,10 +105,14 @@ export async function loginBackend(conn: Deno.Conn, addr: string, db: number, o:
   } else if (o.auth) {
     steps.push(["AUTH", o.auth]);
   }
-  if (db !== 0) steps.push(["SELECT", db]);
+  if (db >= RESP3_DB) steps.push(["HELLO", 3]);
+  if (realDb(db) !== 0) steps.push(["SELECT", realDb(db)]);
   for (const step of steps) {
     const reply = await exchange(conn, step, LOGIN_TIMEOUT_MS);
-    if (reply instanceof RespError) return `${step[0]} to ${addr} failed: ${reply.message}`;
+    if (reply instanceof RespError) {
+      const why = step[0] === "HELLO" ? " (RESP3 clients need Redis 6 or later behind the proxy)" : "";
+      return `${step[0]} to ${addr} failed: ${reply.message}${why}`;
+    }
   }
   return "";
 }

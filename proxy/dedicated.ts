@@ -19,7 +19,7 @@ import { RESP_INTEGER } from "../redis/resp_types.ts";
 import { errorMessage } from "../utils/errors.ts";
 import { Fifo } from "../utils/fifo.ts";
 import { closeQuietly } from "../utils/net.ts";
-import { type BackendOptions, dialBackend, loginBackend, type Pending } from "./backend_base.ts";
+import { type BackendOptions, dbIndex, dialBackend, loginBackend, type Pending } from "./backend_base.ts";
 
 /** Idle dedicated connections kept per server and database for the next session. */
 const IDLE_KEPT = 8;
@@ -246,12 +246,12 @@ export class DedicatedPool {
    */
   take(db: number): DedicatedConn | string {
     if (this.#closed) return `backend ${this.addr} is no longer in use`;
-    const inUse = this.#inUse[db] ??= new Set();
+    const inUse = this.#inUse[dbIndex(db)] ??= new Set();
     const limit = this.#options.maxDedicated;
     if (limit > 0 && inUse.size >= limit) {
       return `too many dedicated connections to ${this.addr} db ${db} (backend_max_dedicated = ${limit})`;
     }
-    const idle = this.#idle[db];
+    const idle = this.#idle[dbIndex(db)];
     let conn = idle?.pop();
     while (conn !== undefined && conn.closed) conn = idle?.pop();
     conn ??= new DedicatedConn(this, this.addr, db, this.#options);
@@ -261,19 +261,19 @@ export class DedicatedPool {
 
   /** Takes a connection back: kept for reuse when it awaits nothing, closed otherwise. */
   giveBack(conn: DedicatedConn): void {
-    const inUse = this.#inUse[conn.db];
+    const inUse = this.#inUse[dbIndex(conn.db)];
     if (!inUse?.delete(conn)) return;
     conn.onClosed = null;
     conn.setHandler(null);
-    const idle = this.#idle[conn.db] ??= [];
+    const idle = this.#idle[dbIndex(conn.db)] ??= [];
     if (this.#closed || conn.closed || conn.pending > 0 || idle.length >= IDLE_KEPT) conn.close();
     else idle.push(conn);
   }
 
   /** A connection closed: it is no longer counted. */
   forget(conn: DedicatedConn): void {
-    this.#inUse[conn.db]?.delete(conn);
-    const idle = this.#idle[conn.db];
+    this.#inUse[dbIndex(conn.db)]?.delete(conn);
+    const idle = this.#idle[dbIndex(conn.db)];
     if (idle) {
       const i = idle.indexOf(conn);
       if (i >= 0) idle.splice(i, 1);

@@ -10,7 +10,7 @@
 
 import { decodeReply, RespError } from "../redis/resp_value.ts";
 import { ByteWriter } from "../redis/resp_writer.ts";
-import { RESP_ARRAY, RESP_ERROR } from "../redis/resp_types.ts";
+import { RESP_ARRAY, RESP_ERROR, RESP_VERBATIM } from "../redis/resp_types.ts";
 import type { BackendServer, Pending } from "./backend.ts";
 import type { Frame } from "./frame.ts";
 import type { Request } from "./request.ts";
@@ -91,7 +91,15 @@ function merge(rule: FanoutRule, replies: Uint8Array[]): Uint8Array {
       // INFO: the first master's, with the keyspace section summed over every master.
       const texts = replies.map((r) => String(decode(r)));
       const merged = texts[0].replace(/# Keyspace\r\n[^#]*/, keyspaceSection(texts));
-      w.appendBulkString(merged);
+      if (replies[0][0] === RESP_VERBATIM) {
+        // RESP3: a verbatim string, as Redis answers INFO there.
+        const bytes = new TextEncoder().encode(`txt:${merged}`);
+        w.appendHeader(RESP_VERBATIM, bytes.length);
+        w.append(bytes);
+        w.appendAscii("\r\n");
+      } else {
+        w.appendBulkString(merged);
+      }
       return w.view().slice();
     }
     case "union": {

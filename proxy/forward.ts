@@ -23,6 +23,7 @@ import { slotOf } from "../redis/slot_hash.ts";
 import { parseAddr } from "../utils/addr.ts";
 import { fromUtf8 } from "../utils/bytes.ts";
 import type { BackendServer, Pending } from "./backend.ts";
+import { realDb } from "./backend_base.ts";
 import { holdSlot, type Routed, type Slot } from "./slot.ts";
 
 /** The I/O timeout (ms) of the MIGRATE a proxy runs before serving a key of a migrating slot. */
@@ -153,13 +154,13 @@ export class MigrationForwarder {
         host,
         port,
         "",
-        routed.db,
+        realDb(routed.db),
         MIGRATE_TIMEOUT_MS,
         ...(this.#auth ? ["AUTH", this.#auth] : []),
         "KEYS",
         ...m.keys,
       ]);
-      m.from.ownConn(routed.db).send(
+      m.from.ownConn(realDb(routed.db)).send(
         {
           onReply(buf: Uint8Array, start: number, end: number) {
             if (buf[start] === RESP_ERROR) {

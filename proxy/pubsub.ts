@@ -16,17 +16,19 @@
  *   connection's), and a confirmation is sent once the backend has confirmed, so a message
  *   published after the client saw it is delivered. Messages are passed on byte for byte.
  *
- * RESP2 only: in subscribed mode a session accepts the (P|S)(UN)SUBSCRIBE commands, `PING`
- * (answered `pong`, as Redis does there), `QUIT` and `RESET`.
+ * In RESP2, a subscribed session accepts the (P|S)(UN)SUBSCRIBE commands, `PING` (answered `pong`,
+ * as Redis does there), `QUIT` and `RESET`; in RESP3 (after `HELLO 3`) any command, and the
+ * confirmations and messages are push frames.
  *
  * @module
  */
 
 import { ByteWriter } from "../redis/resp_writer.ts";
-import { RESP_ARRAY, RESP_BULK, RESP_ERROR } from "../redis/resp_types.ts";
+import { RESP_ARRAY, RESP_BULK, RESP_ERROR, RESP_PUSH } from "../redis/resp_types.ts";
 import { slotOfString } from "../redis/slot_hash.ts";
 import { Fifo } from "../utils/fifo.ts";
 import type { BackendServer } from "./backend.ts";
+import { RESP3_DB } from "./backend_base.ts";
 import type { DedicatedConn } from "./dedicated.ts";
 import { masters } from "./fanout.ts";
 import type { Request } from "./request.ts";
@@ -58,6 +60,8 @@ const dec = new TextDecoder();
 /** What a subscriber needs from its session. */
 export interface SubscriberHost {
   readonly router: Router;
+  /** The client speaks RESP3: confirmations and messages are push frames. */
+  readonly resp3: boolean;
   /** Writes a message to the client now (it is not the reply of a request). */
   push(buf: Uint8Array, start: number, end: number): void;
 }
@@ -119,7 +123,7 @@ export class Subscriber implements FillListener {
     const confirm = kind === "channel" ? "subscribe" : kind === "pattern" ? "psubscribe" : "ssubscribe";
     for (const name of names) {
       this.#subs[kind].add(name);
-      writeConfirm(w, confirm, name, kind === "shard" ? this.#subs.shard.size : this.#count());
+      writeConfirm(w, this.#host.resp3, confirm, name, kind === "shard" ? this.#subs.shard.size : this.#count());
     }
     this.#answerAfter(req, w, this.#follow(kind, names));
   }
@@ -130,10 +134,12 @@ export class Subscriber implements FillListener {
     const list = names.length > 0 ? names : [...set];
     const confirm = kind === "channel" ? "unsubscribe" : kind === "pattern" ? "punsubscribe" : "sunsubscribe";
     const w = new ByteWriter(64);
-    if (list.length === 0) writeConfirm(w, confirm, null, kind === "shard" ? set.size : this.#count());
+    if (list.length === 0) {
+      writeConfirm(w, this.#host.resp3, confirm, null, kind === "shard" ? set.size : this.#count());
+    }
     for (const name of list) {
       set.delete(name);
-      writeConfirm(w, confirm, name, kind === "shard" ? set.size : this.#count());
+      writeConfirm(w, this.#host.resp3, confirm, name, kind === "shard" ? set.size : this.#count());
     }
     this.#answerAfter(req, w, this.#follow(kind, list));
   }
@@ -248,7 +254,7 @@ export class Subscriber implements FillListener {
   #link(server: BackendServer): Link | string {
     const existing = this.#links.get(server.addr);
     if (existing !== undefined) return existing;
-    const conn = server.dedicated.take(0);
+    const conn = server.dedicated.take(this.#host.resp3 ? RESP3_DB : 0);
     if (typeof conn === "string") return `ERR handle request, ${conn}`;
     const link = new Link(server.addr, conn);
     conn.setHandler((buf, start, end) => this.#frame(link, buf, start, end));
@@ -312,10 +318,10 @@ export class Subscriber implements FillListener {
   }
 }
 
-function writeConfirm(w: ByteWriter, kind: string, name: string | null, count: number): void {
-  w.appendHeader(RESP_ARRAY, 3);
+function writeConfirm(w: ByteWriter, resp3: boolean, kind: string, name: string | null, count: number): void {
+  w.appendHeader(resp3 ? RESP_PUSH : RESP_ARRAY, 3);
   w.appendBulkString(kind);
-  if (name === null) w.appendAscii("$-1\r\n");
+  if (name === null) w.appendAscii(resp3 ? "_\r\n" : "$-1\r\n");
   else w.appendBulkString(name);
   w.appendInteger(count);
 }
@@ -338,7 +344,7 @@ function bulkAt(buf: Uint8Array, p: number, end: number): [number, number, numbe
 
 /** The first element of an array reply, when it is a bulk string. */
 function firstBulk(buf: Uint8Array, start: number, end: number): string | null {
-  if (buf[start] !== RESP_ARRAY) return null;
+  if (buf[start] !== RESP_ARRAY && buf[start] !== RESP_PUSH) return null;
   const b = bulkAt(buf, lineEnd(buf, start + 1, end) + 2, end);
   return b === null ? null : dec.decode(buf.subarray(b[0], b[1]));
 }

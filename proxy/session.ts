@@ -21,7 +21,7 @@ import {
 import { OutputQueue } from "../redis/output_queue.ts";
 import { ByteWriter, encodeError } from "../redis/resp_writer.ts";
 import { ReadBuffer } from "../redis/read_buffer.ts";
-import { RESP_ARRAY, RESP_ERROR } from "../redis/resp_types.ts";
+import { RESP_ARRAY, RESP_ERROR, RESP_MAP } from "../redis/resp_types.ts";
 import { MAX_SLOT_NUM, slotOf } from "../redis/slot_hash.ts";
 import { delay } from "../utils/async.ts";
 import { closeQuietly } from "../utils/net.ts";
@@ -42,6 +42,7 @@ import { Frame } from "./frame.ts";
 import { dispatchToAll } from "./fanout.ts";
 import { dispatchSplit } from "./multi_key.ts";
 import { IGNORE_REPLY } from "./backend.ts";
+import { RESP3_DB } from "./backend_base.ts";
 import { BlockingCommand } from "./blocking.ts";
 import { Transaction, type TransactionHost } from "./transaction.ts";
 import { Subscriber, type SubscriptionKind } from "./pubsub.ts";
@@ -105,6 +106,10 @@ export class Session implements ReplySink {
   readonly createdAt = Date.now();
   /** The selected database. */
   db = 0;
+  /** The backend database of its requests: `db`, or `RESP3_DB + db` after HELLO 3. */
+  #bdb = 0;
+  /** The protocol the client asked for (HELLO). */
+  #proto: 2 | 3 = 2;
   /** Requests read so far. */
   ops = 0;
   #conn: Deno.Conn;
@@ -354,7 +359,7 @@ export class Session implements ReplySink {
   }
 
   #protocolError(reason: string): void {
-    const req = new Request(this, INVALID_OP, this.db, this.id, clock.now);
+    const req = new Request(this, INVALID_OP, this.#bdb, this.id, clock.now);
     this.#queue.push(req);
     req.closeAfter = true;
     this.failed(req, `ERR ${reason}`);
@@ -375,7 +380,7 @@ export class Session implements ReplySink {
       : nameLen > 0 && nameLen <= MAX_COMMAND_NAME
       ? this.#authorized ? stats.unknown(frame.arg(0).toUpperCase()) : UNAUTHENTICATED_OP
       : INVALID_OP;
-    const req = new Request(this, op, this.db, this.id, clock.now);
+    const req = new Request(this, op, this.#bdb, this.id, clock.now);
     if (this.#host.slowlog.on) this.#keepRaw(req, frame);
     this.#queue.push(req);
     if (op === INVALID_OP) {
@@ -406,7 +411,9 @@ export class Session implements ReplySink {
       this.#local(req, (w) => w.appendError("NOAUTH Authentication required"));
       return;
     }
-    if (this.#subs !== null && this.#subs.active && !this.#allowedSubscribed(req, cmd, frame)) return;
+    if (this.#subs !== null && this.#proto === 2 && this.#subs.active && !this.#allowedSubscribed(req, cmd, frame)) {
+      return;
+    }
     const tx = this.#tx;
     if (tx !== null && tx.inMulti && cmd?.special !== "TX") {
       tx.queue(req, cmd, frame);
@@ -488,6 +495,7 @@ export class Session implements ReplySink {
     if (this.#subs === null) {
       const subs = new Subscriber({
         router: this.#host.router,
+        resp3: this.#proto === 3,
         push: (buf, start, end) => this.#push(buf, start, end),
       });
       this.#subs = subs;
@@ -557,7 +565,7 @@ export class Session implements ReplySink {
           this.#txAbort = null;
         },
       };
-      tx = this.#tx = new Transaction(this.#txHost, this.db);
+      tx = this.#tx = new Transaction(this.#txHost, this.#bdb);
       const abort = () => tx!.abort();
       (this.#cleanups ??= new Set()).add(abort);
       this.#txAbort = abort;
@@ -752,6 +760,7 @@ export class Session implements ReplySink {
           this.#local(req, (w) => w.appendError(`ERR invalid DB index, only accept DB [0,${max})`));
         } else {
           this.db = n;
+          this.#bdb = this.#proto === 3 ? n + RESP3_DB : n;
           this.#local(req, (w) => w.appendSimple("OK"));
         }
         return;
@@ -855,6 +864,8 @@ export class Session implements ReplySink {
         this.#subs?.close();
         this.#subs = null;
         this.db = 0;
+        this.#bdb = 0;
+        this.#proto = 2;
         this.#name = "";
         this.#setAuthorized(this.#config.sessionAuth === "");
         this.#local(req, (w) => w.appendSimple("RESET"));
@@ -970,15 +981,13 @@ export class Session implements ReplySink {
         this.#local(req, (w) => w.appendError("ERR Protocol version is not an integer or out of range"));
         return;
       }
-      if (version !== 2) {
-        this.#local(
-          req,
-          (w) => w.appendError("NOPROTO sorry, this protocol version is not supported by codis-proxy (only RESP2)"),
-        );
+      if (version !== 2 && version !== 3) {
+        this.#local(req, (w) => w.appendError("NOPROTO unsupported protocol version"));
         return;
       }
       i = 2;
     }
+    const proto = argc >= 2 ? frame.argInteger(1) as 2 | 3 : this.#proto;
     let name: string | null = null;
     for (; i < argc; i++) {
       if (frame.argEquals(i, "AUTH") && i + 2 < argc) {
@@ -1025,14 +1034,17 @@ export class Session implements ReplySink {
       return;
     }
     if (name !== null) this.#name = name;
+    this.#proto = proto;
+    this.#bdb = proto === 3 ? this.db + RESP3_DB : this.db;
     this.#local(req, (w) => {
-      w.appendHeader(RESP_ARRAY, 14);
+      if (proto === 3) w.appendHeader(RESP_MAP, 7);
+      else w.appendHeader(RESP_ARRAY, 14);
       w.appendBulkString("server");
       w.appendBulkString("redis");
       w.appendBulkString("version");
       w.appendBulkString("7.0.0");
       w.appendBulkString("proto");
-      w.appendInteger(2);
+      w.appendInteger(proto);
       w.appendBulkString("id");
       w.appendInteger(this.id);
       w.appendBulkString("mode");
@@ -1062,7 +1074,7 @@ export class Session implements ReplySink {
       case "GETNAME":
         this.#local(req, (w) => {
           if (this.#name) w.appendBulkString(this.#name);
-          else w.appendAscii("$-1\r\n");
+          else w.appendAscii(this.#proto === 3 ? "_\r\n" : "$-1\r\n");
         });
         return;
       case "ID":

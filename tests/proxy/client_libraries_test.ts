@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
+import { createClient as createClient5 } from "redis5";
 import { slotOfString } from "../../redis/slot_hash.ts";
 import { startCluster } from "../_support/cluster.ts";
 
@@ -175,6 +176,42 @@ Deno.test({
       assert.equal(keys.size, 2000);
     } finally {
       for (const c of [client, subscriber, blocker]) await c.quit().catch(() => {});
+      await cluster.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "node-redis 5 in RESP3: typed replies, a subscriber on the same connection as commands, transactions",
+  ...sanitizers,
+  fn: async () => {
+    const cluster = await startCluster({ groups: 2 });
+    const client = createClient5({ url: `redis://${cluster.addr}`, RESP: 3 });
+    const subscriber = client.duplicate();
+    for (const c of [client, subscriber]) c.on("error", () => {});
+    try {
+      await Promise.all([client.connect(), subscriber.connect()]);
+      await client.hSet("r3:h", { a: "1", b: "2" });
+      assert.deepEqual({ ...(await client.hGetAll("r3:h")) }, { a: "1", b: "2" });
+      await client.sAdd("r3:s", ["x", "y"]);
+      const members = await client.sMembers("r3:s");
+      assert.deepEqual([...members].sort(), ["x", "y"]);
+      await client.zAdd("r3:z", [{ score: 1.5, value: "m" }]);
+      assert.equal(await client.zScore("r3:z", "m"), 1.5);
+      assert.equal(await client.get("r3:none"), null);
+      assert.deepEqual(await client.mGet(["r3:none", "r3:h2"]), [null, null]);
+      const got: string[] = [];
+      await subscriber.subscribe("r3:chan", (message, channel) => got.push(`${channel}=${message}`));
+      assert.equal(await client.publish("r3:chan", "hello"), 1);
+      const deadline = Date.now() + 10_000;
+      while (got.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(got, ["r3:chan=hello"]);
+      // In RESP3 a subscribed connection still runs commands.
+      assert.equal(await subscriber.ping(), "PONG");
+      const replies = await client.multi().set("{r3}a", "1").incr("{r3}a").exec();
+      assert.deepEqual(replies, ["OK", 2]);
+    } finally {
+      for (const c of [client, subscriber]) await c.quit().catch(() => {});
       await cluster.stop();
     }
   },

@@ -69,7 +69,13 @@ async function runScript(sub: RawClient, pub: RawClient): Promise<string[]> {
   return out;
 }
 
-Deno.test("Pub/Sub through the proxy answers byte for byte as one Redis", async () => {
+for (const proto of [2, 3]) {
+  Deno.test(`Pub/Sub through the proxy answers byte for byte as one Redis (RESP${proto})`, async () => {
+    await compareScript(proto);
+  });
+}
+
+async function compareScript(proto: number): Promise<void> {
   const cluster = await startCluster({ groups: 2 });
   const direct = await RedisServer.start();
   const clients = await Promise.all([
@@ -79,6 +85,7 @@ Deno.test("Pub/Sub through the proxy answers byte for byte as one Redis", async 
     RawClient.connect(direct.addr),
   ]);
   try {
+    if (proto === 3) { for (const c of [clients[0], clients[2]]) await c.call(1, "HELLO", 3); }
     const viaProxy = await runScript(clients[0], clients[1]);
     const viaRedis = await runScript(clients[2], clients[3]);
     // PUBLISH's count is the same: a channel's subscribers are on its master, patterns on every master.
@@ -89,7 +96,7 @@ Deno.test("Pub/Sub through the proxy answers byte for byte as one Redis", async 
     await direct.stop();
     await cluster.stop();
   }
-});
+}
 
 Deno.test("channels of both groups and patterns reach every subscriber once; PUBSUB answers for the cluster", async () => {
   const cluster = await startCluster({ groups: 2 });

@@ -66,12 +66,12 @@ async function run(main: RedisClient, other: RedisClient, steps: string[][]): Pr
   return out;
 }
 
-Deno.test("transactions through the proxy answer byte for byte as one Redis", async (t) => {
+Deno.test("transactions through the proxy answer byte for byte as one Redis, in RESP2 and RESP3", async (t) => {
   const cluster = await startCluster({ groups: 2 });
   const direct = await RedisServer.start();
   try {
-    for (const [name, steps] of Object.entries(SCRIPTS)) {
-      await t.step(name, async () => {
+    for (const [name, steps, proto] of Object.entries(SCRIPTS).flatMap(([n, s]) => [[n, s, 2], [n, s, 3]] as const)) {
+      await t.step(`${name} (RESP${proto})`, async () => {
         const clients = await Promise.all([
           cluster.client(),
           cluster.client(),
@@ -81,6 +81,7 @@ Deno.test("transactions through the proxy answer byte for byte as one Redis", as
         try {
           await clients[1].call("DEL", "{t}a", "{t}b", "{t}c", "{t}s", "{t}w", "{t}w2", "{t}list");
           await clients[3].call("DEL", "{t}a", "{t}b", "{t}c", "{t}s", "{t}w", "{t}w2", "{t}list");
+          if (proto === 3) { for (const c of clients) await c.call("HELLO", 3); }
           const viaProxy = await run(clients[0], clients[1], steps);
           const viaRedis = await run(clients[2], clients[3], steps);
           assert.deepEqual(viaProxy, viaRedis);
