@@ -104,6 +104,8 @@ export class Subscriber implements FillListener {
   #links = new Map<string, Link>();
   #closed = false;
   #retry: ReturnType<typeof setTimeout> | null = null;
+  /** Unsubscriptions sent and not yet confirmed: messages are checked against the client's view meanwhile. */
+  #unsubscribing = 0;
   /** Called when the session leaves subscribed mode. */
   onIdle: (() => void) | null = null;
 
@@ -238,9 +240,11 @@ export class Subscriber implements FillListener {
     }
     for (const [link, list] of remove) {
       for (const n of list) link.subs[kind].delete(n);
+      this.#unsubscribing++;
       waits.push(
         new Promise((resolve) =>
           link.send(UNSUBSCRIBE[kind], list, (error) => {
+            this.#unsubscribing--;
             if (link.empty && link.ops.length === 0) this.#drop(link);
             resolve(error);
           })
@@ -295,6 +299,11 @@ export class Subscriber implements FillListener {
 
   /** A frame from a link: a confirmation (counted), a message (passed on), or an error. */
   #frame(link: Link, buf: Uint8Array, start: number, end: number): void {
+    // The common case first, without decoding: a message while no unsubscription is unconfirmed.
+    if (this.#unsubscribing === 0 && isMessage(buf, start)) {
+      this.#host.push(buf, start, end);
+      return;
+    }
     if (buf[start] === RESP_ERROR) {
       link.ops.shift()?.done(dec.decode(buf.subarray(start + 1, end - 2)));
       return;
@@ -316,6 +325,17 @@ export class Subscriber implements FillListener {
       if (name !== null && set.has(name)) this.#host.push(buf, start, end);
     }
   }
+}
+
+/**
+ * True for `*3 $7 message …`, `*4 $8 pmessage …`, `*3 $8 smessage …` (or `>` in RESP3), told by
+ * the bytes where the kind's length and first letter are.
+ */
+function isMessage(buf: Uint8Array, start: number): boolean {
+  const len = buf[start + 5];
+  const first = buf[start + 8];
+  return buf[start + 4] === RESP_BULK && buf[start + 6] === 13 &&
+    ((len === 0x37 && first === 0x6d) || (len === 0x38 && (first === 0x70 || first === 0x73)));
 }
 
 function writeConfirm(w: ByteWriter, resp3: boolean, kind: string, name: string | null, count: number): void {

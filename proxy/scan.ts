@@ -26,6 +26,8 @@ import type { Request } from "./request.ts";
 import type { Router } from "./router.ts";
 
 const GROUP_BITS = 12n;
+/** Where the pseudo group ids of servers without a group start. */
+const UNGROUPED = 3072;
 const COUNT_BITS = 10n;
 const COUNT_MASK = (1 << Number(COUNT_BITS)) - 1;
 const HALF = (COUNT_MASK + 1) / 2;
@@ -77,8 +79,12 @@ function movedAfter(slotMovedAt: number, since: number): boolean {
  */
 function groupsToVisit(router: Router, filter: number): Map<number, Set<BackendServer>> {
   const out = new Map<number, Set<BackendServer>>();
+  // Slots filled without group ids (--fillslots with addresses only): a pseudo group per server.
+  const ungrouped = [...new Set(router.slots.flatMap((s) => [s.master, s.migrateFrom]))]
+    .filter((s) => s !== null).map((s) => s!.addr).sort();
   const add = (gid: number, server: BackendServer | null) => {
-    if (server === null || gid <= 0) return;
+    if (server === null) return;
+    if (gid <= 0) gid = UNGROUPED + ungrouped.indexOf(server.addr);
     let set = out.get(gid);
     if (set === undefined) out.set(gid, set = new Set());
     set.add(server);
@@ -106,23 +112,24 @@ interface ServerPage {
 
 function parsePage(buf: Uint8Array, start: number, end: number): ServerPage | null {
   let p = start;
-  const line = (): string => {
-    const s = p + 1;
-    while (p < end && buf[p] !== 13) p++;
-    const text = dec.decode(buf.subarray(s, p));
+  // The number on the line at p (after its type byte); p moves past the line.
+  const line = (): number => {
+    let n = 0;
+    p++;
+    while (p < end && buf[p] !== 13) n = n * 10 + buf[p++] - 48;
     p += 2;
-    return text;
+    return n;
   };
-  if (buf[p] !== RESP_ARRAY || line() !== "2" || buf[p] !== RESP_BULK) return null;
-  const len = Number(line());
+  if (buf[p] !== RESP_ARRAY || line() !== 2 || buf[p] !== RESP_BULK) return null;
+  const len = line();
   const next = BigInt(dec.decode(buf.subarray(p, p + len)));
   p += len + 2;
   if (buf[p] !== RESP_ARRAY) return null;
-  const n = Number(line());
+  const n = line();
   const keys: [number, number][] = [];
   for (let i = 0; i < n; i++) {
     if (buf[p] !== RESP_BULK) return null;
-    const l = Number(line());
+    const l = line();
     keys.push([p, p + l]);
     p += l + 2;
   }

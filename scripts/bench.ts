@@ -6,8 +6,9 @@
  *
  * Usage: deno task bench [--rounds=5] [--quick] [--baseline=DIR] [--only=TEXT]
  *
- * `--only=TEXT` runs only the rows whose name contains TEXT (e.g. `--only=P16`). The "hostile clients"
- * rows (`scripts/bench_hostile.ts`) come last; `--skip-hostile` leaves them out.
+ * `--only=TEXT` runs only the rows whose name contains TEXT (e.g. `--only=P16`). The Pub/Sub and SCAN
+ * rows (`scripts/bench_keyspace.ts`, `--only=PUBLISH` or `--only=SCAN` for them alone) and the
+ * "hostile clients" rows (`scripts/bench_hostile.ts`) come last; `--skip-hostile` leaves those out.
  *
  * `--baseline=DIR` also runs the proxy of another checkout (say, `git worktree add /tmp/base main`)
  * as a fourth target, interleaved with the others, and prints this proxy's rate against it: how
@@ -20,6 +21,7 @@ import { parseArgs } from "node:util";
 import { delay } from "../utils/async.ts";
 import { programRunArgs } from "../utils/runtime_flags.ts";
 import { hostileRows } from "./bench_hostile.ts";
+import { keyspaceRows } from "./bench_keyspace.ts";
 import { RedisClient } from "../redis/redis_client.ts";
 
 const { values: flags } = parseArgs({
@@ -160,6 +162,8 @@ async function main(): Promise<void> {
       "no",
       "--dir",
       tmp,
+      "--enable-debug-command",
+      "local",
     ]);
   }
   await Promise.all(redisPorts.map(waitUp));
@@ -272,18 +276,20 @@ async function main(): Promise<void> {
     }
   }
   const lat = ROWS.find((r) => r.clients === 1);
-  if (!lat) return;
-  console.log(`\nGET -c1 -P1 latency (ms, medians over rounds):`);
-  console.log("| target | req/s | p50 | p99 |\n|---|---:|---:|---:|");
-  for (const t of targets) {
-    const rs = results[lat.name][t.name];
-    console.log(
-      `| ${t.name} | ${fmt(median(rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50)).toFixed(3)} | ${
-        median(rs.map((r) => r.p99)).toFixed(3)
-      } |`,
-    );
+  if (lat) {
+    console.log(`\nGET -c1 -P1 latency (ms, medians over rounds):`);
+    console.log("| target | req/s | p50 | p99 |\n|---|---:|---:|---:|");
+    for (const t of targets) {
+      const rs = results[lat.name][t.name];
+      console.log(
+        `| ${t.name} | ${fmt(median(rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50)).toFixed(3)} | ${
+          median(rs.map((r) => r.p99)).toFixed(3)
+        } |`,
+      );
+    }
   }
   console.log(`\nproxy RSS after the run: ${(rssKb(proxy.pid) / 1024).toFixed(1)} MiB`);
+  if (!flags.only || /PUBLISH|SCAN/.test(flags.only)) await keyspaceRows(redisPorts, proxyPort, ROUNDS);
   if (!flags["skip-hostile"] && !flags.only) await hostileRows(redisPorts, tmp);
 }
 
