@@ -215,7 +215,7 @@ Deno.test("HELLO 2 AUTH logs in as Redis does; wrong passwords are refused and c
       assert.equal(await c.call("CLIENT", "GETNAME"), "me");
       assert.equal(await c.call("GET", "k"), null);
       await assert.rejects(
-        c.call("HELLO", "3"),
+        c.call("HELLO", "4"),
         (e: unknown) => e instanceof RedisReplyError && /NOPROTO/.test(e.message),
       );
     } finally {
