@@ -91,6 +91,10 @@ const ADDRESS = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
 
 /** Most bytes read from a client at a time (Redis's PROTO_IOBUF_LEN). */
 const READ_MAX = 16 * 1024;
+/** The read buffer of a session with nothing pending (see `ReadBuffer`). */
+const IDLE_READ = 256;
+/** The request limits of each configuration (see `#requestLimits`). */
+const limitsOf = new WeakMap<ProxyConfig, RespLimits>();
 /** Longest a session handles one client's requests before letting the others run. */
 const TURN_BUDGET_MS = 0.5;
 
@@ -117,7 +121,7 @@ export class Session implements ReplySink {
   #config: ProxyConfig;
   #authorized: boolean;
   #name = "";
-  #queue = new Fifo<Request>(64);
+  #queue = new Fifo<Request>(4);
   #maxPipeline: number;
   #scanner: RequestScanner;
   /** Replies in order, not yet taken by the socket. */
@@ -126,7 +130,8 @@ export class Session implements ReplySink {
   #heldBytes = 0;
   /** `performance.now()` since the unread replies have been past the soft limit (0 = they are not). */
   #overSoftSince = 0;
-  #scratch = new ByteWriter(256);
+  /** Where the proxy's own replies are built (made on first use). */
+  #scratch: ByteWriter | null = null;
   /** The buffer requests are read into (set when reading starts). */
   #readBuffer!: ReadBuffer;
   /** The reads since the buffer was last reused, for the slow log (made on first use). */
@@ -242,8 +247,16 @@ export class Session implements ReplySink {
 
   /** What an authenticated client may send. */
   #requestLimits(): RespLimits {
+    // One object per configuration, shared by its sessions.
     const c = this.#config;
-    return { maxBulkLength: c.maxBulkLength, maxArrayLength: c.maxArrayLength, maxInlineLength: 64 * 1024 };
+    let limits = limitsOf.get(c);
+    if (
+      limits === undefined || limits.maxBulkLength !== c.maxBulkLength || limits.maxArrayLength !== c.maxArrayLength
+    ) {
+      limits = { maxBulkLength: c.maxBulkLength, maxArrayLength: c.maxArrayLength, maxInlineLength: 64 * 1024 };
+      limitsOf.set(c, limits);
+    }
+    return limits;
   }
 
   /** The client logged in (or out): what it may send changes with it. */
@@ -260,7 +273,8 @@ export class Session implements ReplySink {
 
   async #readLoop(): Promise<void> {
     const scanner = this.#scanner;
-    const rb = this.#readBuffer = new ReadBuffer(this.#config.sessionRecvBufsize);
+    // Idle, a session reads into IDLE_READ bytes of its own; a burst borrows a pooled buffer.
+    const rb = this.#readBuffer = new ReadBuffer(Math.min(this.#config.sessionRecvBufsize, READ_MAX), IDLE_READ);
     let reset = false;
     try {
       for (;;) {
@@ -321,6 +335,8 @@ export class Session implements ReplySink {
     } catch {
       reset = true; // reset by the client, or closed by us
     }
+    this.#detachChunks();
+    rb.release();
     if (reset) this.close();
     else {
       // As Redis frees a client at EOF: what it waits for on a dedicated connection ends now.
@@ -1142,7 +1158,7 @@ export class Session implements ReplySink {
 
   /** Answers a request from the proxy itself. */
   #local(req: Request, write: (w: ByteWriter) => void): void {
-    const w = this.#scratch;
+    const w = this.#scratch ??= new ByteWriter(256);
     w.clear(256);
     write(w);
     this.replied(req, w.bytes, 0, w.length);

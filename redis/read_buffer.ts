@@ -3,8 +3,27 @@
  * Room for the next read is made by moving the unconsumed bytes to the front, or by doubling
  * when a single frame is larger than the buffer; once empty, an oversized buffer shrinks back.
  *
+ * With an idle size (client sessions), a connection with nothing pending reads into a small buffer
+ * of its own, and takes a full-size one from a process-wide pool only while a burst does not fit;
+ * the full-size buffer goes back to the pool as soon as everything in it is consumed. So ten
+ * thousand idle clients hold ten thousand small buffers, not ten thousand large ones.
+ *
  * @module
  */
+
+/** Most free full-size buffers the pool keeps per size. */
+const POOL_MAX = 64;
+const pools = new Map<number, Uint8Array[]>();
+
+function take(size: number): Uint8Array {
+  return pools.get(size)?.pop() ?? new Uint8Array(size);
+}
+
+function giveBack(buf: Uint8Array): void {
+  let pool = pools.get(buf.length);
+  if (pool === undefined) pools.set(buf.length, pool = []);
+  if (pool.length < POOL_MAX) pool.push(buf);
+}
 
 /** A connection's read buffer. */
 export class ReadBuffer {
@@ -15,10 +34,14 @@ export class ReadBuffer {
   /** Offset just past the last received byte. */
   end = 0;
   #base: number;
+  /** The small buffer read into while nothing is pending (null: always full size). */
+  #idle: Uint8Array | null;
 
-  constructor(size: number) {
+  /** `size`: the full size; `idleSize` (if smaller): the size of the buffer used while idle. */
+  constructor(size: number, idleSize = 0) {
     this.#base = size;
-    this.bytes = new Uint8Array(size);
+    this.#idle = idleSize > 0 && idleSize < size ? new Uint8Array(idleSize) : null;
+    this.bytes = this.#idle ?? new Uint8Array(size);
   }
 
   /**
@@ -28,9 +51,16 @@ export class ReadBuffer {
   space(): Uint8Array {
     if (this.start === this.end) {
       this.start = this.end = 0;
-      if (this.bytes.length > this.#base * 4) this.bytes = new Uint8Array(this.#base);
+      if (this.#idle !== null) this.#backToIdle();
+      else if (this.bytes.length > this.#base * 4) this.bytes = new Uint8Array(this.#base);
     } else if (this.end === this.bytes.length) {
-      if (this.start > 0) {
+      if (this.bytes === this.#idle) {
+        const full = take(this.#base);
+        full.set(this.bytes.subarray(this.start, this.end));
+        this.end -= this.start;
+        this.start = 0;
+        this.bytes = full;
+      } else if (this.start > 0) {
         this.bytes.copyWithin(0, this.start, this.end);
         this.end -= this.start;
         this.start = 0;
@@ -41,5 +71,20 @@ export class ReadBuffer {
       }
     }
     return this.bytes.subarray(this.end);
+  }
+
+  /** The connection is done: a pooled buffer goes back (no read may be pending on it). */
+  release(): void {
+    if (this.#idle !== null) {
+      this.start = this.end = 0;
+      this.#backToIdle();
+    }
+  }
+
+  #backToIdle(): void {
+    const bytes = this.bytes;
+    if (bytes === this.#idle) return;
+    if (bytes.length === this.#base) giveBack(bytes);
+    this.bytes = this.#idle!;
   }
 }

@@ -96,7 +96,7 @@ export class RequestScanner {
   /** Number of arguments of the last complete request. */
   argc = 0;
   /** Argument offsets of the last complete request (pairs of start, end). */
-  args: Int32Array = new Int32Array(64);
+  args: Int32Array = new Int32Array(16);
   /** True when the last complete request was an inline command. */
   inline = false;
   /** The last inline command, encoded as a RESP array (valid until the next `scan`). */

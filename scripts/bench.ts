@@ -22,6 +22,7 @@ import { delay } from "../utils/async.ts";
 import { programRunArgs } from "../utils/runtime_flags.ts";
 import { hostileRows } from "./bench_hostile.ts";
 import { keyspaceRows } from "./bench_keyspace.ts";
+import { connectionRows } from "./bench_connections.ts";
 import { RedisClient } from "../redis/redis_client.ts";
 
 const { values: flags } = parseArgs({
@@ -150,21 +151,24 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const redisPorts = [freePort(), freePort()];
+  const redisPids: number[] = [];
   for (const port of redisPorts) {
-    spawn("redis-server", [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--dir",
-      tmp,
-      "--enable-debug-command",
-      "local",
-    ]);
+    redisPids.push(
+      spawn("redis-server", [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        tmp,
+        "--enable-debug-command",
+        "local",
+      ]).pid,
+    );
   }
   await Promise.all(redisPorts.map(waitUp));
   const addrs = redisPorts.map((p) => `127.0.0.1:${p}`);
@@ -174,7 +178,7 @@ async function main(): Promise<void> {
   await Deno.writeTextFile(`${tmp}/slots.json`, JSON.stringify(slots));
   await Deno.writeTextFile(
     `${tmp}/proxy.toml`,
-    `proxy_addr = "127.0.0.1:${proxyPort}"\nadmin_addr = "127.0.0.1:${freePort()}"\n`,
+    `proxy_addr = "127.0.0.1:${proxyPort}"\nadmin_addr = "127.0.0.1:${freePort()}"\nproxy_max_clients = 100000\n`,
   );
   const main = new URL("../proxy/main.ts", import.meta.url).pathname;
   const proxy = spawn(Deno.execPath(), [
@@ -191,7 +195,7 @@ async function main(): Promise<void> {
     baselinePort = freePort();
     await Deno.writeTextFile(
       `${tmp}/baseline.toml`,
-      `proxy_addr = "127.0.0.1:${baselinePort}"\nadmin_addr = "127.0.0.1:${freePort()}"\n`,
+      `proxy_addr = "127.0.0.1:${baselinePort}"\nadmin_addr = "127.0.0.1:${freePort()}"\nproxy_max_clients = 100000\n`,
     );
     // The same runtime flags as this proxy, so that only the code differs.
     const baselineMain = `${flags.baseline}/proxy/main.ts`;
@@ -213,7 +217,7 @@ async function main(): Promise<void> {
       addrs.map((a) => `   - ${a}:1\n`).join("")
     }`,
   );
-  spawn("nutcracker", ["-c", `${tmp}/nutcracker.yml`, "-o", `${tmp}/nutcracker.log`]);
+  const twemPid = spawn("nutcracker", ["-c", `${tmp}/nutcracker.yml`, "-o", `${tmp}/nutcracker.log`]).pid;
   await Promise.all([waitUp(proxyPort), waitUp(twemPort)]);
 
   const targets = [
@@ -289,6 +293,19 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\nproxy RSS after the run: ${(rssKb(proxy.pid) / 1024).toFixed(1)} MiB`);
+  if (!flags.only || /conn/i.test(flags.only)) {
+    // The floor Deno sets: a minimal Deno server holding one 64-byte buffer per connection.
+    const floorPort = freePort();
+    const floorMain = new URL("./deno_floor.ts", import.meta.url).pathname;
+    const floor = spawn(Deno.execPath(), [...programRunArgs(floorMain), `--port=${floorPort}`]);
+    await waitUp(floorPort);
+    await connectionRows([
+      { name: "redis", port: redisPorts[0], pid: redisPids[0] },
+      { name: "proxy", port: proxyPort, pid: proxy.pid },
+      { name: "twemproxy", port: twemPort, pid: twemPid },
+      { name: "minimal Deno server", port: floorPort, pid: floor.pid },
+    ], Math.min(ROUNDS, 3));
+  }
   if (!flags.only || /PUBLISH|SCAN/.test(flags.only)) await keyspaceRows(redisPorts, proxyPort, ROUNDS);
   if (!flags["skip-hostile"] && !flags.only) await hostileRows(redisPorts, tmp);
 }
