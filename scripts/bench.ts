@@ -294,16 +294,23 @@ async function main(): Promise<void> {
   }
   console.log(`\nproxy RSS after the run: ${(rssKb(proxy.pid) / 1024).toFixed(1)} MiB`);
   if (!flags.only || /conn/i.test(flags.only)) {
-    // The floor Deno sets: a minimal Deno server holding one 64-byte buffer per connection.
+    // The floors Deno sets: a server holding one 64-byte buffer per connection, and a forwarder.
     const floorPort = freePort();
+    const forwarderPort = freePort();
     const floorMain = new URL("./deno_floor.ts", import.meta.url).pathname;
     const floor = spawn(Deno.execPath(), [...programRunArgs(floorMain), `--port=${floorPort}`]);
-    await waitUp(floorPort);
+    const forwarder = spawn(Deno.execPath(), [
+      ...programRunArgs(floorMain),
+      `--port=${forwarderPort}`,
+      `--forward=${redisPorts[0]}`,
+    ]);
+    await Promise.all([waitUp(floorPort), waitUp(forwarderPort)]);
     await connectionRows([
       { name: "redis", port: redisPorts[0], pid: redisPids[0] },
       { name: "proxy", port: proxyPort, pid: proxy.pid },
       { name: "twemproxy", port: twemPort, pid: twemPid },
       { name: "minimal Deno server", port: floorPort, pid: floor.pid },
+      { name: "minimal Deno forwarder", port: forwarderPort, pid: forwarder.pid },
     ], Math.min(ROUNDS, 3));
   }
   if (!flags.only || /PUBLISH|SCAN/.test(flags.only)) await keyspaceRows(redisPorts, proxyPort, ROUNDS);

@@ -90,16 +90,19 @@ export async function connectionRows(targets: ConnTarget[], rounds: number, idle
   const direct = targets[0].name;
   console.log(`\nConnections (medians over ${rounds} rounds; ${fmt(idle)} idle connections, one PING each):`);
   console.log(
-    "| target | RSS per idle conn | RSS idle → with them → 10 s after closing | time to open | GET -c20 -k0 req/s | GET -c1 p50 / p99 ms | added p50 / p99 ms |",
+    "| target | RSS per idle conn, first / later rounds | RSS idle → with them → 10 s after closing (first round) | time to open | GET -c20 -k0 req/s | GET -c1 p50 / p99 ms | added p50 / p99 ms |",
   );
   console.log("|---|---:|---:|---:|---:|---:|---:|");
   for (const t of targets) {
     const addedP50 = m(t.name, "p50") - m(direct, "p50");
     const addedP99 = m(t.name, "p99") - m(direct, "p99");
+    // The first round shows what connections cost; later ones whether that memory is reused.
+    const per = r[t.name].perConnKb;
+    const later = per.length > 1 ? ` / ${fmt(median(per.slice(1)), 1)}` : "";
     console.log(
-      `| ${t.name} | ${fmt(m(t.name, "perConnKb"), 1)} KiB | ${fmt(m(t.name, "idleMiB"), 1)} → ${
-        fmt(m(t.name, "idleMiB") + m(t.name, "perConnKb") * idle / 1024, 1)
-      } → ${fmt(m(t.name, "afterMiB"), 1)} MiB | ${fmt(m(t.name, "openMs") / 1000, 2)} s | ${fmt(m(t.name, "k0"))} | ${
+      `| ${t.name} | ${fmt(per[0], 1)}${later} KiB | ${fmt(r[t.name].idleMiB[0], 1)} → ${
+        fmt(r[t.name].idleMiB[0] + per[0] * idle / 1024, 1)
+      } → ${fmt(r[t.name].afterMiB[0], 1)} MiB | ${fmt(m(t.name, "openMs") / 1000, 2)} s | ${fmt(m(t.name, "k0"))} | ${
         fmt(m(t.name, "p50"), 3)
       } / ${fmt(m(t.name, "p99"), 3)} | ${t.name === direct ? "–" : `${fmt(addedP50, 3)} / ${fmt(addedP99, 3)}`} |`,
     );
