@@ -42,6 +42,7 @@ export class DedicatedConn {
   #queue = new Fifo<Pending>(8);
   #out = new ByteWriter(256);
   #handler: FrameHandler | null = null;
+  #afterFrames: (() => void) | null = null;
   #writing = false;
   #closed = false;
   #pool: DedicatedPool;
@@ -67,10 +68,12 @@ export class DedicatedConn {
 
   /**
    * Push mode: every frame from now on goes to `handler` instead of to the waiting requests (a
-   * subscribed connection answers with confirmations and messages, not one reply per request).
+   * subscribed connection answers with confirmations and messages, not one reply per request);
+   * `afterFrames` is called after the frames of each read (their bytes are valid until it returns).
    */
-  setHandler(handler: FrameHandler | null): void {
+  setHandler(handler: FrameHandler | null, afterFrames: (() => void) | null = null): void {
     this.#handler = handler;
+    this.#afterFrames = afterFrames;
   }
 
   /** Sends the command `buf[start, end)`; its reply goes to `pending` (unless in push mode). */
@@ -188,6 +191,8 @@ export class DedicatedConn {
           if (this.#closed) return;
           start = end;
         }
+        this.#afterFrames?.();
+        if (this.#closed) return;
         rb.start = start;
       }
     } catch (e) {

@@ -104,6 +104,10 @@ export class Subscriber implements FillListener {
   #links = new Map<string, Link>();
   #closed = false;
   #retry: ReturnType<typeof setTimeout> | null = null;
+  /** Messages received and not yet passed on: `#runBuf[#runStart, #runEnd)`. */
+  #runBuf: Uint8Array | null = null;
+  #runStart = 0;
+  #runEnd = 0;
   /** Unsubscriptions sent and not yet confirmed: messages are checked against the client's view meanwhile. */
   #unsubscribing = 0;
   /** Called when the session leaves subscribed mode. */
@@ -261,7 +265,7 @@ export class Subscriber implements FillListener {
     const conn = server.dedicated.take(this.#host.resp3 ? RESP3_DB : 0);
     if (typeof conn === "string") return `ERR handle request, ${conn}`;
     const link = new Link(server.addr, conn);
-    conn.setHandler((buf, start, end) => this.#frame(link, buf, start, end));
+    conn.setHandler((buf, start, end) => this.#frame(link, buf, start, end), () => this.#flushRun());
     conn.onClosed = (reason) => this.#lost(link, reason);
     this.#links.set(server.addr, link);
     return link;
@@ -297,13 +301,30 @@ export class Subscriber implements FillListener {
     }
   }
 
+  /** Passes on the messages gathered from the current read. */
+  #flushRun(): void {
+    const buf = this.#runBuf;
+    if (buf === null) return;
+    this.#runBuf = null;
+    this.#host.push(buf, this.#runStart, this.#runEnd);
+  }
+
   /** A frame from a link: a confirmation (counted), a message (passed on), or an error. */
   #frame(link: Link, buf: Uint8Array, start: number, end: number): void {
     // The common case first, without decoding: a message while no unsubscription is unconfirmed.
+    // Consecutive ones are passed on together, at the end of the read (`#flushRun`).
     if (this.#unsubscribing === 0 && isMessage(buf, start)) {
-      this.#host.push(buf, start, end);
+      if (this.#runBuf === buf && this.#runEnd === start) {
+        this.#runEnd = end;
+      } else {
+        this.#flushRun();
+        this.#runBuf = buf;
+        this.#runStart = start;
+        this.#runEnd = end;
+      }
       return;
     }
+    this.#flushRun();
     if (buf[start] === RESP_ERROR) {
       link.ops.shift()?.done(dec.decode(buf.subarray(start + 1, end - 2)));
       return;
