@@ -62,11 +62,21 @@ export interface StoredProxy {
 export function isStaleOnThisHost(holder: TopomModel): boolean {
   const host = holder.sys.split(" ")[1] ?? "";
   if (!host || host !== hostName()) return false;
+  if (Deno.build.os !== "linux") return false;
   try {
     Deno.statSync(`/proc/${holder.pid}`);
     return false;
-  } catch {
-    return Deno.build.os === "linux";
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return true;
+    // Deno reads /proc/<pid> only with --allow-all; with the tasks' permissions ask `ps` instead.
+    // Anything else that fails says nothing about the holder: not stale.
+    try {
+      const ps = new Deno.Command("ps", { args: ["-p", String(holder.pid)], stdout: "null", stderr: "null" })
+        .outputSync();
+      return ps.code === 1;
+    } catch {
+      return false;
+    }
   }
 }
 
