@@ -131,6 +131,23 @@ export class HaCluster {
     }, { timeoutMs, intervalMs: 200, what: `every sentinel monitoring group ${gids}, with its replica and peers` });
   }
 
+  /** The master the live sentinels name for group `gid` (the first that answers). */
+  async sentinelsMaster(gid: number): Promise<string> {
+    for (const s of this.sentinels) {
+      if (!s.alive) continue;
+      const c = await s.client();
+      try {
+        const reply = await c.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", sentinelMasterName(this.product, gid));
+        if (Array.isArray(reply) && reply.length === 2) return `${reply[0]}:${reply[1]}`;
+      } catch {
+        // the next one
+      } finally {
+        await c.close();
+      }
+    }
+    return "";
+  }
+
   /** Stops everything and removes the directories. */
   async stop(): Promise<void> {
     await Promise.all(this.proxies.map((p) => p.kill("SIGTERM")));
@@ -377,13 +394,24 @@ export async function failoverOnce(
         what: `the sentinels turning the old master ${oldMaster} into a replica of ${newMaster}`,
       }).then(() => true, () => false);
       if (!converted) {
-        console.log(`  (sentinels left ${oldMaster} a master for 40 s: REPLICAOF ${newMaster} sent by the test)`);
-        const { host, port } = parseAddr(newMaster);
-        await onServer(victim, "REPLICAOF", host, port);
-        await waitFor(async () => await replicaOf(victim) === newMaster, {
-          timeoutMs: 30_000,
-          what: `the old master ${oldMaster} replicating from ${newMaster} after REPLICAOF`,
-        });
+        // Only where the sentinels still name the new master: if they have failed back to the
+        // restarted server meanwhile, it is their master now and must not be demoted.
+        const theirs = await cluster.sentinelsMaster(gid);
+        if (theirs === newMaster) {
+          console.log(`  (sentinels left ${oldMaster} a master for 40 s: REPLICAOF ${newMaster} sent by the test)`);
+          const { host, port } = parseAddr(newMaster);
+          await onServer(victim, "REPLICAOF", host, port);
+          await waitFor(async () => await replicaOf(victim) === newMaster, {
+            timeoutMs: 30_000,
+            what: `the old master ${oldMaster} replicating from ${newMaster} after REPLICAOF`,
+          });
+        } else {
+          console.log(`  (the sentinels name ${theirs} as group ${gid}'s master now; the test leaves it so)`);
+          await waitFor(async () => await cluster.storedMaster(gid) === theirs, {
+            timeoutMs: 60_000,
+            what: `the dashboard recording ${theirs} as group ${gid}'s master`,
+          });
+        }
       }
       await cluster.waitSentinelsReady([gid], 90_000);
     })();
