@@ -18,7 +18,7 @@ import { Fifo } from "../utils/fifo.ts";
 import { log } from "../utils/log.ts";
 import { clock } from "./stats.ts";
 import { errorMessage } from "../utils/errors.ts";
-import { type BackendOptions, dbIndex, dialBackend, loginBackend, type Pending } from "./backend_base.ts";
+import { type BackendOptions, connectBackend, dbIndex, type Pending } from "./backend_base.ts";
 import { DedicatedPool } from "./dedicated.ts";
 
 export type { BackendOptions, Pending };
@@ -173,32 +173,16 @@ export class BackendConn {
   }
 
   async #dial(generation: number): Promise<void> {
+    // Logged in, the database selected, before anything queued goes out.
     let conn: Deno.Conn;
     try {
-      conn = await dialBackend(this.addr, this.#options);
+      conn = await connectBackend(this.addr, this.db, this.#options);
     } catch (e) {
-      if (generation !== this.#generation || this.#state === "closed") return;
-      this.#broken(errorMessage(e));
+      if (this.#isCurrent(generation)) this.#broken(errorMessage(e));
       return;
-    }
-    if (generation !== this.#generation || this.#state === "closed") {
-      closeQuietly(conn);
-      return;
-    }
-    // Log in and select the database before anything queued goes out.
-    let failure: string;
-    try {
-      failure = await loginBackend(conn, this.addr, this.db, this.#options);
-    } catch (e) {
-      failure = `login to ${this.addr} failed: ${errorMessage(e)}`;
     }
     if (!this.#isCurrent(generation)) {
       closeQuietly(conn);
-      return;
-    }
-    if (failure) {
-      closeQuietly(conn);
-      this.#broken(failure);
       return;
     }
     this.#conn = conn;

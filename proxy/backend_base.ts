@@ -10,7 +10,8 @@ import type { RespLimits } from "../redis/resp_scanner.ts";
 import { exchange } from "../redis/redis_client.ts";
 import { RespError } from "../redis/resp_value.ts";
 import { log } from "../utils/log.ts";
-import { dial, type TlsClientOptions } from "../utils/net.ts";
+import { errorMessage } from "../utils/errors.ts";
+import { closeQuietly, dial, type TlsClientOptions } from "../utils/net.ts";
 
 /** Something waiting for a backend reply. */
 export interface Pending {
@@ -76,9 +77,27 @@ const DIAL_TIMEOUT_MS = 5000;
 /** How long each login step (AUTH, SELECT) of a new connection may take. */
 const LOGIN_TIMEOUT_MS = 5000;
 
-/** Connects to the server at `addr` (TLS and keepalive as the options say). */
-export function dialBackend(addr: string, options: BackendOptions): Promise<Deno.Conn> {
-  return dial(addr, { timeoutMs: DIAL_TIMEOUT_MS, tls: options.tls, keepAlive: options.keepalivePeriod > 0 });
+/**
+ * Connects to the server at `addr` (TLS and keepalive as the options say) and logs in for
+ * database `db` (see {@linkcode loginBackend}); fails with why, the connection closed.
+ */
+export async function connectBackend(addr: string, db: number, options: BackendOptions): Promise<Deno.Conn> {
+  const conn = await dial(addr, {
+    timeoutMs: DIAL_TIMEOUT_MS,
+    tls: options.tls,
+    keepAlive: options.keepalivePeriod > 0,
+  });
+  let failure: string;
+  try {
+    failure = await loginBackend(conn, addr, db, options);
+  } catch (e) {
+    failure = `login to ${addr} failed: ${errorMessage(e)}`;
+  }
+  if (failure) {
+    closeQuietly(conn);
+    throw new Error(failure);
+  }
+  return conn;
 }
 
 /**
@@ -86,7 +105,7 @@ export function dialBackend(addr: string, options: BackendOptions): Promise<Deno
  * selects the database, one command at a time on the fresh connection `conn` to `addr`. Returns
  * why it failed, or "".
  */
-export async function loginBackend(conn: Deno.Conn, addr: string, db: number, o: BackendOptions): Promise<string> {
+async function loginBackend(conn: Deno.Conn, addr: string, db: number, o: BackendOptions): Promise<string> {
   const steps: (string | number)[][] = [];
   if (o.aclUser && !o.aclRefused.has(addr)) {
     const reply = await exchange(conn, ["AUTH", o.aclUser, o.aclPassword], LOGIN_TIMEOUT_MS);

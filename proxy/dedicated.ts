@@ -19,7 +19,7 @@ import { RESP_INTEGER } from "../redis/resp_types.ts";
 import { errorMessage } from "../utils/errors.ts";
 import { Fifo } from "../utils/fifo.ts";
 import { closeQuietly } from "../utils/net.ts";
-import { type BackendOptions, dbIndex, dialBackend, loginBackend, type Pending } from "./backend_base.ts";
+import { type BackendOptions, connectBackend, dbIndex, type Pending } from "./backend_base.ts";
 
 /** Idle dedicated connections kept per server and database for the next session. */
 const IDLE_KEPT = 8;
@@ -116,20 +116,13 @@ export class DedicatedConn {
   async #open(): Promise<void> {
     let conn: Deno.Conn;
     try {
-      conn = await dialBackend(this.addr, this.#options);
+      conn = await connectBackend(this.addr, this.db, this.#options);
     } catch (e) {
       this.close(`backend conn failure, ${errorMessage(e)}`);
       return;
     }
-    let failure: string;
-    try {
-      failure = await loginBackend(conn, this.addr, this.db, this.#options);
-    } catch (e) {
-      failure = `login to ${this.addr} failed: ${errorMessage(e)}`;
-    }
-    if (this.#closed || failure) {
+    if (this.#closed) {
       closeQuietly(conn);
-      if (failure) this.close(`backend conn failure, ${failure}`);
       return;
     }
     this.#conn = conn;
