@@ -7,16 +7,8 @@
 import assert from "node:assert/strict";
 import { RespError } from "../../redis/resp_value.ts";
 import { slotOfString } from "../../redis/slot_hash.ts";
-import { startCluster, type TestCluster } from "../_support/cluster.ts";
+import { keyInSlots, startCluster, type TestCluster } from "../_support/cluster.ts";
 import { RedisServer, waitFor } from "../_support/servers.ts";
-
-function keyIn(lo: number, hi: number, prefix: string): string {
-  for (let i = 0;; i++) {
-    const k = `${prefix}${i}`;
-    const s = slotOfString(k);
-    if (s >= lo && s <= hi) return k;
-  }
-}
 
 /** Clients of `server` blocked on a command (INFO clients). */
 async function blockedOn(server: RedisServer): Promise<number> {
@@ -40,8 +32,8 @@ Deno.test("blocking pops wait on their own connection, are served by pushes, tim
   const waiter = await cluster.client({ timeoutMs: 20_000 });
   const pusher = await cluster.client();
   try {
-    const a = keyIn(0, 511, "list");
-    const b = keyIn(512, 1023, "list");
+    const a = keyInSlots(0, 511, "list");
+    const b = keyInSlots(512, 1023, "list");
     // Timeout: nil after ~0.2 s.
     const t0 = performance.now();
     assert.equal(await waiter.call("BLPOP", a, "0.2"), null);
@@ -55,9 +47,9 @@ Deno.test("blocking pops wait on their own connection, are served by pushes, tim
     assert.deepEqual(await popped, [a, "x"]);
 
     // Every blocking command of the table, served by a push.
-    const z = keyIn(0, 511, "zset");
-    const dst = keyIn(0, 511, "dst");
-    const stream = keyIn(512, 1023, "stream");
+    const z = keyInSlots(0, 511, "zset");
+    const dst = keyInSlots(0, 511, "dst");
+    const stream = keyInSlots(512, 1023, "stream");
     const cases: { cmd: (string | number)[]; push: (string | number)[]; expect: unknown }[] = [
       { cmd: ["BRPOP", a, 5], push: ["RPUSH", a, "r"], expect: [a, "r"] },
       { cmd: ["BLMOVE", a, dst, "LEFT", "RIGHT", 5], push: ["RPUSH", a, "m"], expect: "m" },
@@ -87,8 +79,8 @@ Deno.test("blocking pops wait on their own connection, are served by pushes, tim
     // Errors come from Redis as they would directly.
     const wrong = await waiter.send(["BLPOP", a, "notanumber"]);
     assert.ok(wrong instanceof RespError && /timeout is not a float or out of range/.test(wrong.message));
-    await pusher.call("SET", keyIn(0, 511, "str"), "v");
-    const wrongType = await waiter.send(["BLPOP", keyIn(0, 511, "str"), 1]);
+    await pusher.call("SET", keyInSlots(0, 511, "str"), "v");
+    const wrongType = await waiter.send(["BLPOP", keyInSlots(0, 511, "str"), 1]);
     assert.ok(wrongType instanceof RespError && /^WRONGTYPE/.test(wrongType.message));
 
     // Connections went back to the pool.
@@ -104,7 +96,7 @@ Deno.test("a client that disconnects while blocked frees its connection at once;
   const cluster = await startCluster({ groups: 2, config: { proxyMaxClients: 2000 } });
   const pusher = await cluster.client();
   try {
-    const a = keyIn(0, 511, "q");
+    const a = keyInSlots(0, 511, "q");
     const gone = await cluster.client();
     void gone.send(["BLPOP", a, 0]).catch(() => {});
     await waitFor(async () => await blockedOn(cluster.servers[0]) === 1, { what: "BLPOP blocked" });
@@ -169,19 +161,12 @@ Deno.test("a slot that moves while a BLPOP waits on it: TRYAGAIN, nothing popped
   const waiter = await cluster.client({ timeoutMs: 20_000 });
   const pusher = await cluster.client();
   try {
-    const key = keyIn(0, 511, "moving");
+    const key = keyInSlots(0, 511, "moving");
     const slot = slotOfString(key);
     const pending = waiter.send(["BLPOP", key, 0]);
     await waitFor(async () => await blockedOn(cluster.servers[0]) === 1, { what: "BLPOP blocked" });
     // The slot starts migrating to group 2 (as the dashboard's barrier would push it).
-    const spec = cluster.proxy.router.slots[slot].spec;
-    await cluster.proxy.router.fill([{
-      ...spec,
-      backendAddr: cluster.servers[1].addr,
-      backendAddrGroupId: 2,
-      migrateFrom: cluster.servers[0].addr,
-      migrateFromGroupId: 1,
-    }]);
+    await cluster.fillMove(slot, 1, 2, "migrating");
     const reply = await pending;
     assert.ok(reply instanceof RespError && /^TRYAGAIN slot \d+ is moving .* nothing was taken/.test(reply.message));
     assert.equal(await blockedOn(cluster.servers[0]), 0);

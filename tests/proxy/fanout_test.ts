@@ -5,16 +5,7 @@
 
 import assert from "node:assert/strict";
 import { RespError } from "../../redis/resp_value.ts";
-import { slotOfString } from "../../redis/slot_hash.ts";
-import { startCluster } from "../_support/cluster.ts";
-
-function keyIn(lo: number, hi: number, prefix: string): string {
-  for (let i = 0;; i++) {
-    const k = `${prefix}${i}`;
-    const s = slotOfString(k);
-    if (s >= lo && s <= hi) return k;
-  }
-}
+import { keyInSlots, startCluster } from "../_support/cluster.ts";
 
 Deno.test("DBSIZE sums the masters; SCRIPT LOAD|EXISTS|FLUSH reach every master, so EVALSHA works on any slot", async () => {
   const cluster = await startCluster({ groups: 2 });
@@ -40,8 +31,8 @@ Deno.test("DBSIZE sums the masters; SCRIPT LOAD|EXISTS|FLUSH reach every master,
 
     const sha = await c.call("SCRIPT", "LOAD", "return redis.call('GET', KEYS[1])") as string;
     assert.match(sha, /^[0-9a-f]{40}$/);
-    const a = keyIn(0, 511, "a");
-    const b = keyIn(512, 1023, "b");
+    const a = keyInSlots(0, 511, "a");
+    const b = keyInSlots(512, 1023, "b");
     await c.call("SET", a, "in-group-1");
     await c.call("SET", b, "in-group-2");
     assert.equal(await c.call("EVALSHA", sha, 1, a), "in-group-1");

@@ -9,37 +9,17 @@
  */
 
 import assert from "node:assert/strict";
-import { slotToJson } from "../../coord/models.ts";
-import { evenSlots } from "../_support/cluster.ts";
+import { startStaticProxy, type StaticProxy } from "../_support/cluster.ts";
 import { ProxyProcess } from "../_support/programs.ts";
-import { RedisServer, waitFor } from "../_support/servers.ts";
+import { waitFor } from "../_support/servers.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const PING = new TextEncoder().encode("PING\r\n");
 const GET = new TextEncoder().encode("*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n");
 
-async function start(): Promise<{ proxy: ProxyProcess; stop: () => Promise<void> }> {
-  const dir = await Deno.makeTempDir({ prefix: "codis-test-footprint-" });
-  const servers = [await RedisServer.start(), await RedisServer.start()];
-  await Deno.writeTextFile(`${dir}/slots.json`, JSON.stringify(evenSlots(servers.map((s) => s.addr)).map(slotToJson)));
-  const proxy = await ProxyProcess.start(dir, {
-    product: "footprint",
-    online: [`--fillslots=${dir}/slots.json`],
-    config: { proxy_max_clients: 100_000 },
-  });
-  const stop = async () => {
-    await proxy.kill("SIGTERM");
-    await Promise.all(servers.map((s) => s.stop()));
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  try {
-    await proxy.waitOnline();
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  return { proxy, stop };
+function start(): Promise<StaticProxy> {
+  return startStaticProxy("footprint", { proxy_max_clients: 100_000 });
 }
 
 /** Opens `n` connections, each answered once (200 at a time). */

@@ -6,46 +6,18 @@
  */
 
 import assert from "node:assert/strict";
-import { slotToJson } from "../../coord/models.ts";
 import { RedisClient, RedisReplyError } from "../../redis/redis_client.ts";
 import { callApi } from "../../utils/http.ts";
-import { evenSlots } from "../_support/cluster.ts";
+import { startStaticProxy, type StaticProxy } from "../_support/cluster.ts";
 import { ProxyProcess } from "../_support/programs.ts";
-import { RedisServer, waitFor } from "../_support/servers.ts";
+import { waitFor } from "../_support/servers.ts";
 
 const MiB = 1024 * 1024;
 const enc = new TextEncoder();
 
-interface Setup {
-  servers: RedisServer[];
-  proxy: ProxyProcess;
-  dir: string;
-  stop(): Promise<void>;
-}
-
-/** Two redis-servers and a proxy process in static mode (`--fillslots`) with extra `proxy.toml` keys. */
-async function setup(config: Record<string, string | number | boolean> = {}): Promise<Setup> {
-  const dir = await Deno.makeTempDir({ prefix: "codis-test-hostile-" });
-  const servers = [await RedisServer.start(), await RedisServer.start()];
-  const slots = evenSlots(servers.map((s) => s.addr)).map(slotToJson);
-  await Deno.writeTextFile(`${dir}/slots.json`, JSON.stringify(slots));
-  const proxy = await ProxyProcess.start(dir, {
-    product: "hostile",
-    online: [`--fillslots=${dir}/slots.json`],
-    config,
-  });
-  const stop = async () => {
-    await proxy.kill("SIGTERM");
-    await Promise.all(servers.map((s) => s.stop()));
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  try {
-    await proxy.waitOnline();
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  return { servers, proxy, dir, stop };
+/** Two redis-servers and a proxy process (`--fillslots`) with extra `proxy.toml` keys. */
+function setup(config: Record<string, string | number | boolean> = {}): Promise<StaticProxy> {
+  return startStaticProxy("hostile", config);
 }
 
 /** The proxy's sessions counters. */

@@ -104,18 +104,10 @@ Deno.test("a slot that moves during an iteration: no key that existed throughout
     const moving = keys.filter((k) => slotOfString(k) >= 512 && !seen.has(k));
     const slot = slotOfString(moving[0]);
     const inSlot = keys.filter((k) => slotOfString(k) === slot);
-    const router = cluster.proxy.router;
-    const base = router.slots[slot].spec;
-    await router.fill([{
-      ...base,
-      backendAddr: g1.addr,
-      backendAddrGroupId: 1,
-      migrateFrom: g2.addr,
-      migrateFromGroupId: 2,
-    }]);
+    await cluster.fillMove(slot, 2, 1, "migrating");
     const reply = await onServer(g2, "MIGRATE", "127.0.0.1", g1.port, "", 0, 5000, "KEYS", ...inSlot);
     assert.equal(reply, "OK");
-    await router.fill([{ ...base, backendAddr: g1.addr, backendAddrGroupId: 1 }]);
+    await cluster.fillMove(slot, 2, 1, "done");
     // Go on to the end: the moved keys are found in a second, filtered pass.
     while (cursor !== "0") {
       const [next, page] = await c.call("SCAN", cursor, "COUNT", 100) as [string, string[]];

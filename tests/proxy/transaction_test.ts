@@ -8,16 +8,8 @@ import assert from "node:assert/strict";
 import { RedisClient } from "../../redis/redis_client.ts";
 import { RespError } from "../../redis/resp_value.ts";
 import { slotOfString } from "../../redis/slot_hash.ts";
-import { startCluster } from "../_support/cluster.ts";
+import { keyInSlots, startCluster } from "../_support/cluster.ts";
 import { RedisServer } from "../_support/servers.ts";
-
-function keyIn(lo: number, hi: number, prefix: string): string {
-  for (let i = 0;; i++) {
-    const k = `${prefix}${i}`;
-    const s = slotOfString(k);
-    if (s >= lo && s <= hi) return k;
-  }
-}
 
 /** Steps: a command of the client, or (prefixed "other:") of a second client. */
 const SCRIPTS: Record<string, string[][]> = {
@@ -119,8 +111,8 @@ Deno.test("a transaction with keys of two groups answers CROSSSLOT and EXECABORT
   const cluster = await startCluster({ groups: 2 });
   const c = await cluster.client();
   try {
-    const a = keyIn(0, 511, "a");
-    const b = keyIn(512, 1023, "b");
+    const a = keyInSlots(0, 511, "a");
+    const b = keyInSlots(512, 1023, "b");
     assert.equal(await c.call("MULTI"), "OK");
     assert.equal(await c.call("SET", a, "1"), "QUEUED");
     const cross = await c.send(["SET", b, "2"]);
@@ -151,18 +143,11 @@ Deno.test("a transaction whose slot starts migrating is discarded at EXEC; one t
   const cluster = await startCluster({ groups: 2 });
   const c = await cluster.client();
   try {
-    const key = keyIn(0, 511, "tx");
+    const key = keyInSlots(0, 511, "tx");
     const slot = slotOfString(key);
     assert.equal(await c.call("MULTI"), "OK");
     assert.equal(await c.call("SET", key, "queued"), "QUEUED");
-    const spec = cluster.proxy.router.slots[slot].spec;
-    await cluster.proxy.router.fill([{
-      ...spec,
-      backendAddr: cluster.servers[1].addr,
-      backendAddrGroupId: 2,
-      migrateFrom: cluster.servers[0].addr,
-      migrateFromGroupId: 1,
-    }]);
+    await cluster.fillMove(slot, 1, 2, "migrating");
     const exec = await c.send(["EXEC"]);
     assert.ok(
       exec instanceof RespError && /^EXECABORT .*slot \d+ started moving.*retry/.test(exec.message),
@@ -176,7 +161,7 @@ Deno.test("a transaction whose slot starts migrating is discarded at EXEC; one t
     assert.ok((await c.send(["EXEC"])) instanceof RespError);
 
     // A client that leaves in the middle of a transaction: its connection closes, nothing runs.
-    const other = keyIn(600, 1023, "left");
+    const other = keyInSlots(600, 1023, "left");
     const gone = await cluster.client();
     assert.equal(await gone.call("MULTI"), "OK");
     assert.equal(await gone.call("SET", other, "never"), "QUEUED");
