@@ -19,7 +19,7 @@
  */
 
 import { encodeCommand, encodeError } from "../redis/resp_writer.ts";
-import type { BackendServer, Pending } from "./backend.ts";
+import { type BackendServer, IGNORE_REPLY, type Pending } from "./backend.ts";
 import { type CommandInfo, forEachKey, NOT_ALLOWED } from "./command_table.ts";
 import type { DedicatedConn } from "./dedicated.ts";
 import type { Frame } from "./frame.ts";
@@ -32,10 +32,9 @@ const MULTI = encodeCommand(["MULTI"]);
 const EXEC = encodeCommand(["EXEC"]);
 const DISCARD = encodeCommand(["DISCARD"]);
 const UNWATCH = encodeCommand(["UNWATCH"]);
-const SWALLOW: Pending = { onReply() {}, onFailure() {} };
 
 /** Redis's answer to EXEC after an error while queueing. */
-export const EXECABORT = "EXECABORT Transaction discarded because of previous errors.";
+const EXECABORT = "EXECABORT Transaction discarded because of previous errors.";
 
 /** What a transaction needs from its session. */
 export interface TransactionHost {
@@ -256,8 +255,8 @@ export class Transaction {
       this.#lost = `the connection to ${conn.addr} was lost (${reason})`;
     };
     if (this.inMulti) {
-      conn.send(SWALLOW, MULTI, 0, MULTI.length);
-      for (const bytes of this.#deferred) conn.send(SWALLOW, bytes, 0, bytes.length);
+      conn.send(IGNORE_REPLY, MULTI, 0, MULTI.length);
+      for (const bytes of this.#deferred) conn.send(IGNORE_REPLY, bytes, 0, bytes.length);
       this.#deferred = [];
     }
   }
