@@ -32,6 +32,7 @@ import type { Slots } from "./slots.ts";
 import { readServerStats } from "./stats.ts";
 import type { SyncActions } from "./sync_actions.ts";
 import type { Topom } from "./topom.ts";
+import { addUiRoutes, wantsHtml } from "./ui_routes.ts";
 
 /** What the API drives: the dashboard's parts. */
 export interface DashboardApiHost {
@@ -76,7 +77,11 @@ export function dashboardApp(d: DashboardApiHost): Hono {
     await next();
   });
 
+  // The web UI for this product (browsers), Codis's redirect for everyone else.
+  addUiRoutes(app, { assetsDir: null, root: wantsHtml });
   app.get("/", (c) => c.redirect("/topom"));
+  // As codis-fe's: the UI asks which products it may show.
+  app.get("/list", (c) => json(c, [t.config.productName]));
   app.get("/topom", (c) => json(c, d.overviewJson()));
   app.get("/topom/model", (c) => json(c, topomToJson(t.model)));
   app.get("/topom/stats", (c) => json(c, d.statsJson()));

@@ -17,8 +17,9 @@ import type { CoordClient } from "../coord/client.ts";
 import { CODIS_DIR, isStaleOnThisHost, ProductStore } from "../coord/store.ts";
 import { parseAddr } from "../utils/addr.ts";
 import { errorMessage } from "../utils/errors.ts";
-import { installErrorHandlers, jsonResponse, serveApi } from "../utils/http.ts";
+import { type ApiBindings, installErrorHandlers, isLoopback, jsonResponse, serveApi } from "../utils/http.ts";
 import { log } from "../utils/log.ts";
+import { addUiRoutes } from "./ui_routes.ts";
 
 /** Where the products' dashboards are: product name → dashboard `host:port`. */
 export interface ProductSource {
@@ -90,11 +91,22 @@ export function feApp(source: ProductSource, assetsDir: string | null): Hono {
     if (product === null) return await next();
     const dashboard = (await source.products()).get(product);
     if (dashboard === undefined) return jsonResponse({ Cause: `product "${product}" not found` }, 403);
+    // The dashboard sees this process as the client: without an admin secret it would take a change
+    // from anywhere as coming from this machine. So a change from elsewhere must carry the secret.
+    const remote = (c.env as ApiBindings | undefined)?.remoteAddr;
+    const change = c.req.method !== "GET" && c.req.method !== "HEAD";
+    if (change && !isLoopback(remote) && !(c.req.header("authorization") ?? "").startsWith("Bearer ")) {
+      return jsonResponse({
+        Cause: "codis-fe passes changes from other machines only with the admin secret (Authorization: Bearer …)",
+      }, 403);
+    }
     url.searchParams.delete("forward");
     const { host, port } = parseAddr(dashboard);
     const target = `http://${host.includes(":") ? `[${host}]` : host}:${port}${url.pathname}${url.search}`;
     const headers = new Headers(c.req.raw.headers);
     headers.delete("host");
+    const from = remote && "hostname" in remote ? remote.hostname : "";
+    if (from) headers.set("x-forwarded-for", from);
     try {
       const res = await fetch(target, {
         method: c.req.method,
@@ -108,32 +120,8 @@ export function feApp(source: ProductSource, assetsDir: string | null): Hono {
       return jsonResponse({ Cause: `dashboard of ${product} at ${dashboard}: ${errorMessage(e)}` }, 502);
     }
   });
-  if (assetsDir !== null) {
-    app.get("*", async (c) => {
-      const path = new URL(c.req.url).pathname;
-      const name = path === "/" ? "index.html" : path.slice(1);
-      if (name.split("/").includes("..")) return jsonResponse({ Cause: "not found" }, 404);
-      try {
-        const body = await Deno.readFile(`${assetsDir}/${name}`);
-        return new Response(body, { headers: { "content-type": contentType(name) } });
-      } catch {
-        return c.notFound();
-      }
-    });
-  }
+  addUiRoutes(app, { assetsDir, root: () => true, otherAssets: true });
   return app;
-}
-
-function contentType(name: string): string {
-  const ext = name.slice(name.lastIndexOf(".") + 1);
-  return {
-    html: "text/html; charset=utf-8",
-    js: "text/javascript; charset=utf-8",
-    css: "text/css; charset=utf-8",
-    json: "application/json",
-    png: "image/png",
-    svg: "image/svg+xml",
-  }[ext] ?? "application/octet-stream";
 }
 
 /** A running codis-fe. */

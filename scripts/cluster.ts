@@ -2,11 +2,12 @@
  * README command 1: a local cluster set up the way Codis's tutorial does it, every step through
  * our programs: a filesystem store, codis-dashboard, one codis-proxy that comes online by itself,
  * two groups of a master and a replica (the replicas synced), slots 0-511 on group 1 and
- * 512-1023 on group 2, and three redis-sentinels watching the groups (a killed master fails over),
- * all through codis-admin. Ctrl-C stops everything it started.
+ * 512-1023 on group 2, three redis-sentinels watching the groups (a killed master fails over),
+ * all through codis-admin, and codis-fe serving the web UI. Ctrl-C stops everything it started.
  *
  * Usage: scripts/cluster [--dir=DIR] [--proxy-port=19000] [--admin-port=11080]
  *                        [--dashboard-port=18080] [--redis-port=16379] [--sentinel-port=26379]
+ *                        [--fe-port=9090]
  *
  * @module
  */
@@ -25,6 +26,7 @@ const { values: flags } = parseArgs({
     "dashboard-port": { type: "string", default: "18080" },
     "redis-port": { type: "string", default: "16379" },
     "sentinel-port": { type: "string", default: "26379" },
+    "fe-port": { type: "string", default: "9090" },
   },
 });
 
@@ -36,6 +38,7 @@ const adminPort = Number(flags["admin-port"]);
 const dashboardPort = Number(flags["dashboard-port"]);
 const redisPorts = [0, 1, 2, 3].map((i) => Number(flags["redis-port"]) + i);
 const sentinelPorts = [0, 1, 2].map((i) => Number(flags["sentinel-port"]) + i);
+const fePort = Number(flags["fe-port"]);
 
 function portFree(port: number): boolean {
   try {
@@ -45,11 +48,11 @@ function portFree(port: number): boolean {
     return false;
   }
 }
-for (const p of [proxyPort, adminPort, dashboardPort, ...redisPorts, ...sentinelPorts]) {
+for (const p of [proxyPort, adminPort, dashboardPort, fePort, ...redisPorts, ...sentinelPorts]) {
   if (!portFree(p)) {
     console.error(
       `cluster: port ${p} is in use; pick others with --proxy-port, --admin-port, --dashboard-port, --redis-port, ` +
-        `--sentinel-port`,
+        `--sentinel-port, --fe-port`,
     );
     Deno.exit(1);
   }
@@ -239,6 +242,17 @@ await admin("--sentinel-resync");
 console.log(await admin("--group-status"));
 await waitRedis(`127.0.0.1:${proxyPort}`);
 
+// codis-fe: the web UI for every product of the store (this cluster's dashboard serves it too).
+const feAddr = `127.0.0.1:${fePort}`;
+console.log(`$ codis-fe --filesystem=${dir}/store --listen=${feAddr}`);
+start("codis-fe", Deno.execPath(), [
+  ...programRunArgs(`${top}dashboard/fe.ts`),
+  `--filesystem=${dir}/store`,
+  `--listen=${feAddr}`,
+  `--pidfile=${dir}/fe.pid`,
+], `${dir}/fe.log`);
+await waitHttp(`http://${feAddr}/list`);
+
 async function adminQuiet(...args: string[]): Promise<string> {
   const out = await new Deno.Command(deno("admin")[0], {
     args: [...deno("admin")[1], `--dashboard=${dashboardAddr}`, ...args],
@@ -266,6 +280,8 @@ async function waitHttp(url: string): Promise<void> {
 
 console.log(`
 Local Codis cluster is up (store, data and logs in ${dir}):
+  web UI:    http://${feAddr}/   (codis-fe; the dashboard serves it too at http://${dashboardAddr}/)
+             changes in the UI ask for the admin secret: ${adminAuth}
   dashboard: http://${dashboardAddr}/topom   (codis-admin --dashboard=${dashboardAddr} ...)
   group 1:   master ${master1}, replica ${replica1}   slots 0-511
   group 2:   master ${master2}, replica ${replica2}   slots 512-1023

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { FsClient } from "../../coord/fs_client.ts";
-import { dashboardListSource, startFe, storeSource } from "../../dashboard/fe_server.ts";
+import { dashboardListSource, feApp, startFe, storeSource } from "../../dashboard/fe_server.ts";
 import { DashboardProcess } from "../_support/programs.ts";
 import { freePort, waitFor } from "../_support/servers.ts";
 
@@ -102,6 +102,73 @@ Deno.test("codis-fe as a program: --filesystem and --listen; usage errors exit n
     child.kill("SIGTERM");
     await child.status;
     await dashboard.kill("SIGTERM");
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("codis-fe serves the web UI (built in, or from --assets-dir) and passes changes from elsewhere only with a secret", async () => {
+  const root = await Deno.makeTempDir({ prefix: "codis-test-fe-" });
+  const listFile = `${root}/dashboards.json`;
+  // A "dashboard" that records what reaches it.
+  const seen: { method: string; path: string; forwardedFor: string | null }[] = [];
+  const dashboard = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    seen.push({
+      method: req.method,
+      path: new URL(req.url).pathname,
+      forwardedFor: req.headers.get("x-forwarded-for"),
+    });
+    return Response.json({ ok: true });
+  });
+  await Deno.writeTextFile(listFile, JSON.stringify([{ name: "p", dashboard: `127.0.0.1:${dashboard.addr.port}` }]));
+  const assets = `${root}/assets`;
+  await Deno.mkdir(assets);
+  await Deno.writeTextFile(`${assets}/index.html`, "<p>own page</p>");
+  const app = feApp(dashboardListSource(listFile), null);
+  const own = feApp(dashboardListSource(listFile), assets);
+  const from = (hostname: string) => ({ remoteAddr: { transport: "tcp", hostname, port: 50000 } as Deno.NetAddr });
+  try {
+    const page = await app.fetch(new Request("http://fe/"), from("127.0.0.1"));
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type") ?? "", /text\/html/);
+    assert.match(await page.text(), /ui\/app\.js/);
+    for (const [path, type] of [["/ui/app.js", /javascript/], ["/ui/app.css", /text\/css/]] as const) {
+      const res = await app.fetch(new Request(`http://fe${path}`), from("127.0.0.1"));
+      assert.equal(res.status, 200, path);
+      assert.match(res.headers.get("content-type") ?? "", type);
+      assert.ok((await res.text()).length > 1000, `${path} has the bundle`);
+    }
+    assert.equal((await app.fetch(new Request("http://fe/ui/nope.js"), from("127.0.0.1"))).status, 404);
+    assert.equal(await (await own.fetch(new Request("http://fe/"), from("127.0.0.1"))).text(), "<p>own page</p>");
+    assert.equal((await own.fetch(new Request("http://fe/../etc/passwd"), from("127.0.0.1"))).status, 404);
+
+    // Reads pass from anywhere; a change from another machine needs the admin secret's header.
+    const get = await app.fetch(new Request("http://fe/topom?forward=p"), from("10.1.2.3"));
+    assert.equal(get.status, 200);
+    await get.body?.cancel();
+    const put = (headers: Record<string, string>) =>
+      app.fetch(
+        new Request("http://fe/api/topom/group/create/x/1?forward=p", { method: "PUT", headers }),
+        from("10.1.2.3"),
+      );
+    const refused = await put({});
+    assert.equal(refused.status, 403);
+    assert.match((await refused.json()).Cause, /only with the admin secret/);
+    assert.ok(!seen.some((s) => s.method === "PUT"), "the refused change never reached the dashboard");
+    const passed = await put({ authorization: "Bearer s3cret" });
+    assert.equal(passed.status, 200);
+    await passed.body?.cancel();
+    const local = await app.fetch(
+      new Request("http://fe/api/topom/group/create/x/2?forward=p", { method: "PUT" }),
+      from("127.0.0.1"),
+    );
+    assert.equal(local.status, 200);
+    await local.body?.cancel();
+    assert.deepEqual(seen.filter((s) => s.method === "PUT"), [
+      { method: "PUT", path: "/api/topom/group/create/x/1", forwardedFor: "10.1.2.3" },
+      { method: "PUT", path: "/api/topom/group/create/x/2", forwardedFor: "127.0.0.1" },
+    ]);
+  } finally {
+    await dashboard.shutdown();
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 });
