@@ -7,6 +7,7 @@
  */
 
 import { Hono } from "hono";
+import { compress } from "hono/compress";
 import type { TopomOverviewJson, TopomStatsJson } from "../api/topom_stats.ts";
 import { SlotMappingListSchema, slotToJson, topomToJson } from "../coord/models.ts";
 import { RedisClient } from "../redis/redis_client.ts";
@@ -59,6 +60,9 @@ export function dashboardApp(d: DashboardApiHost): Hono {
   const t = d.topom;
   const app = new Hono();
   installErrorHandlers(app, (e) => log.error(`dashboard API failed: ${e.stack ?? e.message}`));
+  // The web UI polls /topom (about 200 KB of JSON, 1024 slots): gzip makes it ~15 KB for the
+  // clients that ask for it (browsers, Go's and Deno's HTTP clients); curl without --compressed does not.
+  app.use("*", compress());
   const guard: AdminGuard = {
     expected: () => t.xauth,
     hint: "please check product name",

@@ -164,7 +164,7 @@ export class Dashboard implements DashboardApiHost {
     const t = this.topom;
     return {
       closed: t.closed,
-      slots: t.slots().map(slotMappingToJson),
+      slots: t.slotsView().map(slotMappingToJson),
       group: { models: t.groups().map(groupToJson), stats: this.stats.servers },
       proxy: { models: t.proxies().map((p) => proxyModelToJson(p.model, p.id)), stats: this.stats.proxies },
       slot_action: this.scheduler.toJson(),

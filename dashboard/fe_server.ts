@@ -13,6 +13,7 @@
  */
 
 import { Hono } from "hono";
+import { compress } from "hono/compress";
 import type { CoordClient } from "../coord/client.ts";
 import { CODIS_DIR, isStaleOnThisHost, ProductStore } from "../coord/store.ts";
 import { parseAddr } from "../utils/addr.ts";
@@ -84,6 +85,7 @@ export function storeSource(client: CoordClient): ProductSource {
 export function feApp(source: ProductSource, assetsDir: string | null): Hono {
   const app = new Hono();
   installErrorHandlers(app);
+  app.use("*", compress());
   app.get("/list", async () => jsonResponse([...(await source.products()).keys()].sort()));
   app.all("*", async (c, next) => {
     const url = new URL(c.req.url);
@@ -105,6 +107,8 @@ export function feApp(source: ProductSource, assetsDir: string | null): Hono {
     const target = `http://${host.includes(":") ? `[${host}]` : host}:${port}${url.pathname}${url.search}`;
     const headers = new Headers(c.req.raw.headers);
     headers.delete("host");
+    // Plain between this process and the dashboard; compressed (if asked) towards the browser.
+    headers.delete("accept-encoding");
     const from = remote && "hostname" in remote ? remote.hostname : "";
     if (from) headers.set("x-forwarded-for", from);
     try {
@@ -115,7 +119,12 @@ export function feApp(source: ProductSource, assetsDir: string | null): Hono {
         redirect: "manual",
         signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
       });
-      return new Response(res.body, { status: res.status, headers: res.headers });
+      const out = new Headers(res.headers);
+      // The body is passed on decoded, so its length and coding are this server's to set, as are the hop-by-hop headers.
+      for (const h of ["content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"]) {
+        out.delete(h);
+      }
+      return new Response(res.body, { status: res.status, headers: out });
     } catch (e) {
       return jsonResponse({ Cause: `dashboard of ${product} at ${dashboard}: ${errorMessage(e)}` }, 502);
     }

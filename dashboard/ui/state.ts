@@ -49,6 +49,9 @@ export interface ClusterEvent {
 }
 export const events = signal<ClusterEvent[]>([]);
 
+/** The most slot actions queued at once since the queue was last empty (the size of the migration under way). */
+export const queuePeak = signal<number>(0);
+
 export interface Toast {
   id: number;
   kind: "error" | "ok";
@@ -130,6 +133,7 @@ function readRoute(): void {
       overview.value = null;
       samples.value = [];
       events.value = [];
+      queuePeak.value = 0;
       pollError.value = null;
       previous = {};
       secret.value = sessionStorage.getItem(`codis-admin-auth:${name}`) ?? "";
@@ -185,6 +189,8 @@ async function pollOnce(): Promise<void> {
     batch(() => {
       noteEvents(overview.value, o);
       addSample(o);
+      const queued = o.stats.slots.filter((s) => s.action?.state).length;
+      queuePeak.value = queued === 0 ? 0 : Math.max(queuePeak.value, queued);
       overview.value = o;
       pollError.value = null;
       lastPoll.value = Date.now();

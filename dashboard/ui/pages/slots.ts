@@ -10,7 +10,7 @@ import { useState } from "preact/hooks";
 import { Badge, Button, Card, Empty, fmtInt, fmtSeconds, groupColor, InlineForm, ProgressBar } from "../components.ts";
 import { html } from "../html.ts";
 import { isMigrating, ranges, type SlotRange } from "../model.ts";
-import { act, ask } from "../state.ts";
+import { act, ask, queuePeak } from "../state.ts";
 import type { Overview, SlotJson } from "../types.ts";
 
 /** Rows of the batch table shown (the rest are counted). */
@@ -98,10 +98,16 @@ function Progress(props: { o: Overview }) {
   const eta = rate > 0 ? remaining / rate : null;
   // The slots with most left first: those are the ones the batch waits for.
   const rows = [...m.slots].sort((a, b) => b.remaining - a.remaining || a.slot - b.slot);
+  const total = Math.max(queuePeak.value, queued.length);
   return html`<${Card} title="Migration in progress" testid="migration-progress">
+    <div class="progress-row">
+      <span class="progress-label">Slots</span>
+      <${ProgressBar} fraction=${total > 0 ? (total - queued.length) / total : 0}
+        label=${`${total - queued.length} of ${total} slots moved (counted from when this page saw the queue)`} />
+    </div>
     <div class="progress-summary">
       <span><strong data-testid="batch-slots">${m.slots.length}</strong> slots in this batch</span>
-      <span><strong>${queued.length}</strong> slots queued or moving in all</span>
+      <span><strong>${queued.length}</strong> slots queued or moving</span>
       <span><strong data-testid="keys-moved">${fmtInt(moved)}</strong> keys moved</span>
       <span><strong data-testid="keys-per-second">${fmtInt(rate)}</strong> keys/s</span>
       <span>about <strong data-testid="eta">${eta === null ? "–" : fmtSeconds(eta)}</strong> left in this batch</span>
