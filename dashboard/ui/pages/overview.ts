@@ -39,8 +39,12 @@ export function OverviewPage(props: { o: OverviewJson }) {
           <dl class="facts">
             <dt>Product</dt><dd data-testid="product-name">${config.product_name}</dd>
             <dt>Coordinator</dt><dd>${config.coordinator_name} · <code>${config.coordinator_addr}</code></dd>
-            <dt>Dashboard</dt><dd><code>${o.model.admin_addr}</code> · pid ${o.model.pid} · since ${o.model
-              .start_time}</dd>
+            <dt>Dashboard</dt><dd>
+              <a href=${`http://${o.model.admin_addr}/`} target="_blank" rel="noopener"><code>${o.model
+                .admin_addr}</code></a>
+              · <a href=${`http://${o.model.admin_addr}/topom`} target="_blank" rel="noopener">/topom</a>
+              · pid ${o.model.pid} · since ${o.model.start_time}
+            </dd>
             <dt>Version</dt><dd>${o.version}</dd>
           </dl>
         <//>
