@@ -74,6 +74,10 @@ export const SlotJsonSchema = v.object({
   ),
   replica_groups: opt(v.array(v.array(Str), "must be a list of lists of addresses"), []),
   switched: opt(Bool, false),
+  /** Big keys the dashboard moves in pieces (base64): served by the source, never MIGRATEd (our addition). */
+  held_keys: opt(v.array(Str, "must be a list of base64 keys"), []),
+  /** Those of them being copied now: writes to them wait (our addition). */
+  moving_keys: opt(v.array(Str, "must be a list of base64 keys"), []),
 }, "must be a JSON object");
 
 /** The wire form of a Slot, as written by {@linkcode slotToJson}. */
@@ -98,6 +102,13 @@ export interface SlotSpec {
   replicaGroups: string[][];
   /** Re-pointed by the proxy to the master its sentinels reported (until the dashboard pushes the slot again). */
   switched?: boolean;
+  /**
+   * Big keys of a migrating slot that the dashboard moves in pieces (base64 of their bytes): a
+   * proxy never MIGRATEs them and serves them from the source until a later fill drops them.
+   */
+  heldKeys?: string[];
+  /** Those of {@linkcode heldKeys} being copied now: writes to them wait; reads go to the source while the key is there. */
+  movingKeys?: string[];
 }
 
 /** An offline slot. */
@@ -132,6 +143,8 @@ export const SlotSchema = v.pipe(
     forwardMethod: o.forward_method,
     replicaGroups: o.replica_groups,
     switched: o.switched,
+    ...(o.held_keys.length > 0 ? { heldKeys: o.held_keys } : {}),
+    ...(o.moving_keys.length > 0 ? { movingKeys: o.moving_keys } : {}),
   })),
 );
 
@@ -154,6 +167,8 @@ export function slotToJson(s: SlotSpec): SlotJson {
   if (s.forwardMethod) o.forward_method = s.forwardMethod as typeof FORWARD_SEMI_ASYNC;
   if (s.replicaGroups.length > 0) o.replica_groups = s.replicaGroups;
   if (s.switched) o.switched = true;
+  if (s.heldKeys && s.heldKeys.length > 0) o.held_keys = s.heldKeys;
+  if (s.movingKeys && s.movingKeys.length > 0) o.moving_keys = s.movingKeys;
   return o;
 }
 

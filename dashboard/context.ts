@@ -38,6 +38,8 @@ export interface Snapshot {
   /** Proxies by token. */
   readonly proxies: ReadonlyMap<string, StoredProxy>;
   readonly sentinel: SentinelModel;
+  /** Big keys moving in pieces, and those being copied now (base64), by slot. */
+  readonly held?: ReadonlyMap<number, { readonly held: readonly string[]; readonly moving: readonly string[] }>;
 }
 
 /** The settings the queries depend on (from `dashboard.toml`). */
@@ -170,6 +172,7 @@ export class Context {
         s.backendAddrGroupId = to;
         s.migrateFrom = this.master(from);
         s.migrateFromGroupId = from;
+        this.#addHeld(s);
         break;
       case ACTION_MIGRATING:
         s.locked = this.isGroupLocked(from) || this.isGroupLocked(to);
@@ -177,6 +180,7 @@ export class Context {
         s.backendAddrGroupId = to;
         s.migrateFrom = this.master(from);
         s.migrateFromGroupId = from;
+        this.#addHeld(s);
         break;
       case ACTION_FINISHED:
         s.locked = this.isGroupLocked(to);
@@ -192,6 +196,13 @@ export class Context {
   }
 
   /** Specs of `mappings` (default: all 1024 slots) as `proxy` must see them. */
+  /** The big keys the proxies hold for this migrating slot, if any. */
+  #addHeld(s: SlotSpec): void {
+    const h = this.snapshot.held?.get(s.id);
+    if (h && h.held.length > 0) s.heldKeys = [...h.held];
+    if (h && h.moving.length > 0) s.movingKeys = [...h.moving];
+  }
+
   slotSpecs(mappings: readonly SlotMapping[] = this.snapshot.slots, proxy?: StoredProxy): SlotSpec[] {
     return mappings.map((m) => this.slotSpec(m, proxy));
   }

@@ -8,10 +8,15 @@
  * mover and the proxies race harmlessly: MIGRATE is atomic per call, and a key already moved
  * answers NOKEY.
  *
+ * Big keys (`big_keys.ts`) are found before the slots start migrating ({@linkcode ScanMover.findBig}),
+ * held on every proxy from the migrating fill on, and moved in pieces first; each is released
+ * on every proxy as soon as it is in place.
+ *
  * @module
  */
 
 import type { SlotProgressJson } from "../api/topom_stats.ts";
+import { type BigKey, type ChunkLimits, findBigKeys, transferBigKey } from "./big_keys.ts";
 import type { RedisClient } from "../redis/redis_client.ts";
 import type { ServerConnector } from "./topom.ts";
 import { RespError, type RespValue } from "../redis/resp_value.ts";
@@ -42,7 +47,16 @@ export interface MoverHost {
     readonly migrationTimeout: number;
     /** Keys per MIGRATE. */
     readonly migrationAsyncNumkeys: number;
+    /** Elements and bytes per chunk of a big key. */
+    readonly migrationAsyncMaxbulks: number;
+    readonly migrationAsyncMaxbytes: number;
   };
+  /**
+   * Sets the big keys of `slot` that every proxy serves from the source (none: released) and the
+   * one being copied (whose writes wait), and pushes the slot to every proxy; rejects when a proxy
+   * did not take it. Once it resolves, no write to the moving key is in flight anywhere.
+   */
+  holdKeys(slot: number, keys: readonly Uint8Array[], moving?: readonly Uint8Array[]): Promise<void>;
   /** Microseconds to pause after each MIGRATE (room for clients). */
   readonly intervalUs: number;
   /** While true, no key moves (the mover waits where it is). */
@@ -82,6 +96,11 @@ export class ScanMover {
   readonly #progress = new Map<number, SlotProgress>();
   /** Keys moved since the dashboard started, and when the last batch ended: for keys/s. */
   totalMoved = 0;
+  /** Big keys found in slots about to move (or moving), by slot: moved in pieces, then released. */
+  readonly #big = new Map<number, BigKey[]>();
+  /** Big keys moved in pieces since the dashboard started, and the elements they carried. */
+  bigKeysMoved = 0;
+  bigElementsMoved = 0;
   #rate = { keys: 0, since: performance.now(), perSecond: 0 };
 
   constructor(host: MoverHost) {
@@ -130,6 +149,120 @@ export class ScanMover {
     await Promise.all([...bySource.entries()].map(([from, list]) => this.#moveFrom(from, list)));
   }
 
+  /**
+   * Finds the big keys of the slots (before they start migrating: a full SCAN of each source)
+   * and remembers them; the next fills of those slots hold them on every proxy. A source that
+   * cannot be read leaves its slots without held keys (the proxies then MIGRATE them whole).
+   */
+  async findBig(moves: readonly SlotMove[]): Promise<void> {
+    const bySource = new Map<string, SlotMove[]>();
+    for (const m of moves) {
+      if (!m.from || m.from === m.to) continue;
+      bySource.set(m.from, [...(bySource.get(m.from) ?? []), m]);
+    }
+    await Promise.all([...bySource.entries()].map(async ([from, list]) => {
+      const slots = new Set(list.map((m) => m.slot));
+      for (const slot of slots) this.#big.set(slot, []);
+      let client: RedisClient | null = null;
+      try {
+        client = await this.#host.connect(from, { raw: true, connectTimeoutMs: 5000, timeoutMs: 30_000 });
+        for (const db of await keyspaceDbs(client)) {
+          await client.call("SELECT", db);
+          let cursor = "0";
+          do {
+            const reply = await client.call("SCAN", cursor, "COUNT", SCAN_COUNT) as RespValue[];
+            cursor = fromUtf8(reply[0] as Uint8Array);
+            const mine = (reply[1] as Uint8Array[]).filter((k) => slots.has(slotOf(k)));
+            for (const big of await findBigKeys(client, db, mine, this.#limits())) {
+              this.#big.get(slotOf(big.key))!.push(big);
+            }
+          } while (cursor !== "0");
+        }
+      } catch (e) {
+        log.warn(`looking for big keys on ${from} failed (they will move whole): ${errorMessage(e)}`);
+        for (const slot of slots) this.#big.delete(slot);
+      } finally {
+        await client?.close();
+      }
+      const found = list.flatMap((m) => this.#big.get(m.slot) ?? []);
+      if (found.length > 0) {
+        log.info(
+          `${found.length} big keys to move in pieces from ${from}: ` +
+            found.slice(0, 5).map((b) => `${fromUtf8(b.key)} (${b.type}, ${b.length})`).join(", ") +
+            (found.length > 5 ? ", …" : ""),
+        );
+      }
+    }));
+  }
+
+  /** The big keys of `slot` the proxies hold now. */
+  heldKeys(slot: number): readonly Uint8Array[] {
+    return (this.#big.get(slot) ?? []).map((b) => b.key);
+  }
+
+  #limits(): ChunkLimits {
+    const cfg = this.#host.settings;
+    return { maxBulks: cfg.migrationAsyncMaxbulks, maxBytes: cfg.migrationAsyncMaxbytes };
+  }
+
+  /** Moves the big keys of `moves` in pieces (after finding them, when no one did), releasing each. */
+  async #moveBig(source: RedisClient, from: string, moves: SlotMove[]): Promise<void> {
+    const host = this.#host;
+    const unknown = moves.filter((m) => !this.#big.has(m.slot));
+    if (unknown.length > 0) {
+      // A migration resumed by a restarted dashboard: find them now, and hold them everywhere.
+      await this.findBig(unknown);
+      for (const m of unknown) if ((this.#big.get(m.slot) ?? []).length > 0) await host.holdKeys(m.slot, this.heldKeys(m.slot));
+    }
+    const targets = new Map<string, RedisClient>();
+    try {
+      for (const m of moves) {
+        const list = this.#big.get(m.slot) ?? [];
+        const held = list.length > 0;
+        while (list.length > 0) {
+          const big = list[0];
+          let target = targets.get(m.to);
+          if (target === undefined) {
+            target = await host.connect(m.to, { raw: true, connectTimeoutMs: 5000, timeoutMs: host.settings.migrationTimeout + 5000 });
+            targets.set(m.to, target);
+          }
+          // Its writes wait from now on (and none is in flight), the other big keys stay on the source.
+          await host.holdKeys(m.slot, this.heldKeys(m.slot), [big.key]);
+          await source.call("SELECT", big.db);
+          await target.call("SELECT", big.db);
+          const t0 = performance.now();
+          const r = await transferBigKey(source, target, big, this.#limits(), () => this.#pause());
+          log.info(
+            `big key ${fromUtf8(big.key)} (${big.type}, db ${big.db}) ${r.moved ? "moved" : "expired, dropped"} from ${from} ` +
+              `to ${m.to} in ${r.chunks} chunks, ${r.elements} elements, ${(performance.now() - t0).toFixed(0)} ms`,
+          );
+          if (r.moved) {
+            this.bigKeysMoved++;
+            this.bigElementsMoved += r.elements;
+            this.totalMoved++;
+            this.#rate.keys++;
+            const p = this.#progress.get(m.slot);
+            if (p) p.moved++;
+          }
+          list.shift();
+        }
+        // The last release (again, if a round before this one failed to push it).
+        if (held) await host.holdKeys(m.slot, []);
+        this.#big.delete(m.slot);
+      }
+    } finally {
+      for (const c of targets.values()) await c.close();
+    }
+  }
+
+  /** The operator's pause between steps; a disabled scheduler waits here. */
+  async #pause(): Promise<void> {
+    const host = this.#host;
+    if (host.intervalUs > 0) await delay(host.intervalUs / 1000);
+    while (host.disabled && !host.closed) await delay(DISABLED_POLL_MS);
+    if (host.closed) throw new Error("the dashboard is closing");
+  }
+
   async #moveFrom(from: string, moves: SlotMove[]): Promise<void> {
     const host = this.#host;
     const cfg = host.settings;
@@ -155,6 +288,7 @@ export class ScanMover {
       const owned = moves[0].sourceSlots || 1;
       const perSlot = Math.round((await keyspaceTotal(client)) / owned);
       for (const m of moves) this.#progress.get(m.slot)!.remaining = perSlot;
+      await this.#moveBig(client, from, moves);
       while (pending.size > 0) {
         if (host.closed) throw new Error("the dashboard is closing");
         const seen = new Map<number, number>();

@@ -11,9 +11,10 @@
  * @module
  */
 
-import { ACTION_FINISHED, ACTION_MIGRATING, type SlotActionState } from "../coord/models.ts";
+import { ACTION_FINISHED, ACTION_MIGRATING, type SlotActionState, type SlotMapping } from "../coord/models.ts";
 import type { SlotActionJson } from "../api/topom_stats.ts";
 import { Loop } from "../utils/async.ts";
+import { latin1 } from "../utils/bytes.ts";
 import { log } from "../utils/log.ts";
 import type { MoverHost, SlotMove } from "./mover.ts";
 import { ScanMover } from "./mover.ts";
@@ -84,6 +85,18 @@ export class SlotActionScheduler implements MoverHost {
     return this.#t.connectServer;
   }
 
+  async holdKeys(slot: number, keys: readonly Uint8Array[], moving: readonly Uint8Array[] = []): Promise<void> {
+    this.#noteHeld(slot, keys, moving);
+    await this.#t.pushSlots([this.#t.slot(slot)]);
+  }
+
+  /** Records the big keys of `slot` for the fills (pushed by whoever fills the slot next). */
+  #noteHeld(slot: number, keys: readonly Uint8Array[], moving: readonly Uint8Array[] = []): void {
+    const b64 = (k: Uint8Array) => btoa(latin1(k));
+    if (keys.length === 0) this.#t.heldKeys.delete(slot);
+    else this.#t.heldKeys.set(slot, { held: keys.map(b64), moving: moving.map(b64) });
+  }
+
   // --- the loop ------------------------------------------------------------------------------------
 
   /** Starts the loop. */
@@ -126,6 +139,12 @@ export class SlotActionScheduler implements MoverHost {
       const state = early.find((st) => batch.some((m) => m.action.state === st));
       if (state === undefined) break;
       const ids = batch.filter((m) => m.action.state === state).map((m) => m.id);
+      if (state === "pending") {
+        // Before the slots lock: find their big keys, so that the migrating fill holds them.
+        const byId = new Set(ids);
+        await this.mover.findBig(this.#moves(batch.filter((m) => byId.has(m.id))));
+        for (const id of ids) this.#noteHeld(id, this.mover.heldKeys(id));
+      }
       const t0 = performance.now();
       const advanced = await this.#slots.advance(ids);
       log.info(
@@ -141,18 +160,7 @@ export class SlotActionScheduler implements MoverHost {
 
     // While disabled, data does not move.
     if (this.#disabled) return false;
-    const ctx = t.ctx();
-    const moves: SlotMove[] = migrating.map((m) => {
-      const ends = ctx.migrationEnds(m);
-      return {
-        slot: m.id,
-        from: ends.from,
-        to: ends.to,
-        fromGroup: m.groupId,
-        toGroup: m.action.targetId,
-        sourceSlots: ctx.snapshot.slots.filter((x) => x.groupId === m.groupId).length,
-      };
-    });
+    const moves = this.#moves(migrating);
     this.#executors = moves.length;
     try {
       await this.mover.move(moves);
@@ -163,6 +171,22 @@ export class SlotActionScheduler implements MoverHost {
     await this.#slots.advance(ids); // migrating → finished
     await this.#finish(ids);
     return true;
+  }
+
+  /** Where each slot's keys go. */
+  #moves(mappings: readonly SlotMapping[]): SlotMove[] {
+    const ctx = this.#t.ctx();
+    return mappings.map((m) => {
+      const ends = ctx.migrationEnds(m);
+      return {
+        slot: m.id,
+        from: ends.from,
+        to: ends.to,
+        fromGroup: m.groupId,
+        toGroup: m.action.targetId,
+        sourceSlots: ctx.snapshot.slots.filter((x) => x.groupId === m.groupId).length,
+      };
+    });
   }
 
   async #finish(sids: number[]): Promise<void> {

@@ -106,8 +106,16 @@ export class Topom {
       groups: this.#groups,
       proxies: this.#proxies,
       sentinel: this.#sentinel,
+      held: this.heldKeys,
     }, this.config);
   }
+
+  /**
+   * Big keys of migrating slots that the mover moves in pieces, and those it copies now (base64
+   * of their bytes), by slot: every proxy serves them from the source, holding writes to the
+   * moving ones. Kept in memory only: a restarted dashboard finds them again.
+   */
+  readonly heldKeys = new Map<number, { held: string[]; moving: string[] }>();
 
   // --- copies for readers (the API, the stats, the loops) --------------------------------------
 

@@ -21,7 +21,7 @@ import { encodeCommand } from "../redis/resp_writer.ts";
 import { CR, LF, RESP_ARRAY, RESP_ERROR, RESP_INTEGER } from "../redis/resp_types.ts";
 import { slotOf } from "../redis/slot_hash.ts";
 import { parseAddr } from "../utils/addr.ts";
-import { fromUtf8 } from "../utils/bytes.ts";
+import { fromUtf8, latin1 } from "../utils/bytes.ts";
 import type { BackendServer, Pending } from "./backend.ts";
 import { realDb } from "./backend_base.ts";
 import { holdSlot, type Routed, type Slot } from "./slot.ts";
@@ -51,6 +51,9 @@ export function execExistsPrefix(buf: Uint8Array, start: number, end: number): n
   return -1;
 }
 
+/** Why a request that cannot wait for a key moving in pieces (a blocking command) fails. */
+const HELD_REASON = "key is being moved to another server in pieces, retry in a moment";
+
 /** Serves requests on migrating slots for one router. */
 export class MigrationForwarder {
   #slots: readonly Slot[];
@@ -65,11 +68,50 @@ export class MigrationForwarder {
     this.#auth = auth;
   }
 
-  /** Sends `bytes` (a request whose keys are `keys`) for `slot`, which is migrating and not blocked. */
+  /**
+   * Sends `bytes` (a request whose keys are `keys`) for `slot`, which is migrating and not blocked.
+   * Big keys the dashboard moves in pieces ({@linkcode Slot.held}) are never MIGRATEd: a request on
+   * such keys only goes to the source; one on a key being copied now, or mixing big keys with
+   * others, waits (holding no reference) until a fill releases the key.
+   */
   forward(routed: Routed, slot: Slot, bytes: Uint8Array, keys: Uint8Array[], readOnly: boolean): void {
+    const single = readOnly && keys.length === 1 && slotOf(keys[0]) === slot.id;
+    if (!single && slot.held !== null) {
+      let big = 0;
+      let first: Slot | null = null;
+      let moving: Slot | null = null;
+      for (const key of keys) {
+        const s = this.#slots[slotOf(key)];
+        const k = s.held === null ? "" : latin1(key);
+        if (s.held === null || !s.held.has(k)) continue;
+        big++;
+        first ??= s;
+        if (s.moving !== null && s.moving.has(k)) moving ??= s;
+      }
+      if (big > 0 && (moving !== null || big < keys.length)) {
+        // Resumed at each fill of that slot; goes on once the key is no longer held there.
+        (moving ?? first!).waiters.push({ routed, bytes, readOnly, since: performance.now(), keys });
+        return;
+      }
+      if (big > 0) {
+        // Only big keys not being copied yet: they are whole on the source.
+        holdSlot(routed, slot);
+        slot.migrateFrom!.conn(routed.db, routed.seed).send(routed, bytes, 0, bytes.length);
+        return;
+      }
+    }
     holdSlot(routed, slot);
-    if (readOnly && keys.length === 1 && slotOf(keys[0]) === slot.id) this.#read(routed, slot, bytes, keys[0]);
+    if (single) this.#read(routed, slot, bytes, keys[0]);
     else this.#migrateThenSend(routed, slot, bytes, keys);
+  }
+
+  /** The slot of the first of `keys` that the dashboard moves in pieces, or null. */
+  #heldSlot(keys: Uint8Array[]): Slot | null {
+    for (const key of keys) {
+      const s = this.#slots[slotOf(key)];
+      if (s.held !== null && s.held.has(latin1(key))) return s;
+    }
+    return null;
   }
 
   /**
@@ -93,6 +135,7 @@ export class MigrationForwarder {
           const after = execExistsPrefix(buf, start, end);
           if (after > 0) routed.onReply(buf, after, end);
           else if (after === 0) target.conn(routed.db, routed.seed).send(routed, bytes, 0, bytes.length);
+          else if (this.#heldSlot([key]) !== null) routed.reject(HELD_REASON);
           else this.#migrateThenSend(routed, slot, bytes, [key]);
         },
         onFailure: (reason: string) =>
@@ -120,6 +163,10 @@ export class MigrationForwarder {
    * slot it moves keys of (the caller releases them once done).
    */
   moveKeys(routed: Routed, keys: Uint8Array[], then: () => void): void {
+    if (this.#heldSlot(keys) !== null) {
+      routed.reject(HELD_REASON);
+      return;
+    }
     const moves = new Map<string, { from: BackendServer; to: string; keys: Uint8Array[] }>();
     for (const key of keys) {
       const s = this.#slots[slotOf(key)];

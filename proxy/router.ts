@@ -129,6 +129,13 @@ export class Router {
       ? []
       : spec.replicaGroups.map((group) => group.map((addr) => this.replica.retain(addr)));
     slot.filledReplicaGroups = spec.replicaGroups;
+    // atob gives the bytes as a latin1 string, the form keyString makes of a request's key.
+    slot.held = slot.migrateFrom !== null && spec.heldKeys && spec.heldKeys.length > 0
+      ? new Set(spec.heldKeys.map((k) => atob(k)))
+      : null;
+    slot.moving = slot.held !== null && spec.movingKeys && spec.movingKeys.length > 0
+      ? new Set(spec.movingKeys.map((k) => atob(k)))
+      : null;
     slot.spec = { ...spec, replicaGroups: this.#options.primaryOnly ? [] : spec.replicaGroups };
     if (oldMaster) this.primary.release(oldMaster);
     if (oldFrom) this.primary.release(oldFrom);
@@ -138,7 +145,9 @@ export class Router {
   /** Sends the requests that waited on a slot, once it is no longer blocked. */
   #release(slot: Slot): void {
     const range: ByteRange = { buf: EMPTY, start: 0, end: 0 };
-    while (!slot.blocked && slot.waiters.length > 0) {
+    // Only those waiting now: a write to a key still held goes back in the queue.
+    let n = slot.waiters.length;
+    while (n-- > 0 && !slot.blocked && slot.waiters.length > 0) {
       const w = slot.waiters.shift()!;
       if (w.resume !== undefined) {
         w.resume();

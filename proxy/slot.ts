@@ -79,6 +79,13 @@ export class Slot {
   replicas: BackendServer[][] = [];
   /** The replicas the last fill named (kept when `backend_primary_only` hides them, to show them again). */
   filledReplicaGroups: string[][] = [];
+  /**
+   * Big keys of this migrating slot that the dashboard moves in pieces, as latin1 strings of their
+   * bytes (`latin1`; null: none): served by the source, never MIGRATEd.
+   */
+  held: Set<string> | null = null;
+  /** Those of {@linkcode held} being copied now: writes to them wait among the {@linkcode waiters} until a fill drops them. */
+  moving: Set<string> | null = null;
   /** The router's `moves` count when this slot last changed servers (for SCAN; 0 = never). */
   movedAt = 0;
   /** Requests sent for this slot and not yet answered. */

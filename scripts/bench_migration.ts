@@ -6,10 +6,14 @@
  *    before and during the migration.
  * 2. Redis Cluster: the same number of keys in half the hash slots of one master of a two-master
  *    cluster, moved with `redis-cli --cluster reshard` (same keys per MIGRATE): keys/s.
- * 3. Big keys: how long one MIGRATE of a 1,000,000-field hash blocks the source and the target.
+ * 3. Big keys: a hash, a set, a sorted set and a list of 1,000,000 elements each, moved once with
+ *    one MIGRATE and once in pieces as the dashboard moves them (`dashboard/big_keys.ts`): total
+ *    time, and the longest a PING sent every millisecond to the source and to the target waited.
+ *    (`redis-cli --cluster reshard` moves a key with one MIGRATE: the MIGRATE column is its stall.)
  *
  * Usage: deno task bench:migration [--keys=1000000] [--parallel-slots=512] [--batch=500] [--interval=µs]
- *                                  [--skip-cluster] [--skip-big-key] [--keep]
+ *                                  [--skip-cluster] [--skip-big-key] [--big-elements=1000000]
+ *                                  [--only-big-keys] [--keep]
  *
  * @module
  */
@@ -19,6 +23,7 @@ import { delay } from "../utils/async.ts";
 import { programRunArgs } from "../utils/runtime_flags.ts";
 import { RedisClient } from "../redis/redis_client.ts";
 import { slotOfString } from "../redis/slot_hash.ts";
+import { findBigKeys, transferBigKey } from "../dashboard/big_keys.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -29,6 +34,8 @@ const { values: flags } = parseArgs({
     "interval": { type: "string", default: "0" },
     "skip-cluster": { type: "boolean", default: false },
     "skip-big-key": { type: "boolean", default: false },
+    "big-elements": { type: "string", default: "1000000" },
+    "only-big-keys": { type: "boolean", default: false },
     "keep": { type: "boolean", default: false },
   },
 });
@@ -307,31 +314,27 @@ async function redisCluster(): Promise<
   return { keysPerSecond: KEYS / seconds, seconds, p99Before: median(before), p99During: median(during) };
 }
 
-// --- 3. a big key ----------------------------------------------------------------------------------
+// --- 3. big keys ------------------------------------------------------------------------------------
 
-async function bigKey(fields = 1_000_000): Promise<{ migrateMs: number; sourceMaxMs: number; targetMaxMs: number }> {
-  const src = await redisServer();
-  const dst = await redisServer();
-  const c = await RedisClient.connect(`127.0.0.1:${src}`, { timeoutMs: 120_000 });
-  try {
-    for (let i = 0; i < fields; i += 10_000) {
-      const args: (string | number)[] = ["HSET", "big"];
-      for (let j = i; j < Math.min(fields, i + 10_000); j++) args.push(`field:${j}`, `value:${j}`);
-      await c.call(...args);
-    }
-  } finally {
-    await c.close();
-  }
-  // Ping both servers every millisecond; the longest answer is how long they were blocked.
-  const worst = { [src]: 0, [dst]: 0 };
+interface BigKeyRow {
+  type: string;
+  /** One MIGRATE of the whole key. */
+  migrate: { ms: number; sourceMaxMs: number; targetMaxMs: number };
+  /** The dashboard's transfer in pieces (`dashboard/big_keys.ts`, default chunk limits). */
+  pieces: { ms: number; sourceMaxMs: number; targetMaxMs: number; chunks: number };
+}
+
+/** PINGs both servers every millisecond while `run` runs: the longest answer is how long each was blocked. */
+async function worstPings(ports: number[], run: () => Promise<void>): Promise<{ ms: number; worst: number[] }> {
+  const worst = ports.map(() => 0);
   let running = true;
-  const pingers = [src, dst].map(async (port) => {
+  const pingers = ports.map(async (port, i) => {
     const p = await RedisClient.connect(`127.0.0.1:${port}`, { timeoutMs: 120_000 });
     try {
       while (running) {
         const t = performance.now();
         await p.call("PING");
-        worst[port] = Math.max(worst[port], performance.now() - t);
+        worst[i] = Math.max(worst[i], performance.now() - t);
         await delay(1);
       }
     } finally {
@@ -340,18 +343,88 @@ async function bigKey(fields = 1_000_000): Promise<{ migrateMs: number; sourceMa
   });
   await delay(200);
   const started = performance.now();
-  const reply = await call(src, "MIGRATE", "127.0.0.1", dst, "big", 0, 120_000);
-  const migrateMs = performance.now() - started;
+  await run();
+  const ms = performance.now() - started;
   await delay(200);
   running = false;
   await Promise.all(pingers);
-  if (reply !== "OK") throw new Error(`MIGRATE answered ${reply}`);
-  return { migrateMs, sourceMaxMs: worst[src], targetMaxMs: worst[dst] };
+  return { ms, worst };
+}
+
+/**
+ * Each chunkable type with `n` elements: one MIGRATE from server A to server B, then the transfer
+ * in pieces back from B to A, each with both servers PINGed every millisecond.
+ */
+async function bigKeys(n = 1_000_000): Promise<BigKeyRow[]> {
+  const a = await redisServer();
+  const b = await redisServer();
+  const rows: BigKeyRow[] = [];
+  const fillClient = await RedisClient.connect(`127.0.0.1:${a}`, { timeoutMs: 120_000 });
+  const rawA = await RedisClient.connect(`127.0.0.1:${a}`, { raw: true, timeoutMs: 120_000 });
+  const rawB = await RedisClient.connect(`127.0.0.1:${b}`, { raw: true, timeoutMs: 120_000 });
+  const limits = { maxBulks: 200, maxBytes: 32 * 1024 * 1024 };
+  try {
+    for (const type of ["hash", "set", "zset", "list"] as const) {
+      const key = `big:${type}`;
+      for (let i = 0; i < n; i += 10_000) {
+        const items: (string | number)[] = [];
+        for (let j = i; j < Math.min(n, i + 10_000); j++) {
+          if (type === "hash") items.push(`field:${j}`, `value:${j}`);
+          else if (type === "zset") items.push(j, `member:${j}`);
+          else items.push(`element:${j}`);
+        }
+        await fillClient.call({ hash: "HSET", set: "SADD", zset: "ZADD", list: "RPUSH" }[type], key, ...items);
+      }
+      let reply: unknown;
+      const m = await worstPings([a, b], async () => {
+        reply = await call(a, "MIGRATE", "127.0.0.1", b, key, 0, 120_000);
+      });
+      if (reply !== "OK") throw new Error(`MIGRATE answered ${reply}`);
+      const [found] = await findBigKeys(rawB, 0, [new TextEncoder().encode(key)], limits);
+      if (!found) throw new Error(`${key} not found big`);
+      let chunks = 0;
+      const p = await worstPings([a, b], async () => {
+        chunks = (await transferBigKey(rawB, rawA, found, limits, () => Promise.resolve())).chunks;
+      });
+      rows.push({
+        type,
+        migrate: { ms: m.ms, sourceMaxMs: m.worst[0], targetMaxMs: m.worst[1] },
+        pieces: { ms: p.ms, sourceMaxMs: p.worst[1], targetMaxMs: p.worst[0], chunks },
+      });
+      console.log(
+        `big ${type} (${n}): MIGRATE ${m.ms.toFixed(0)} ms (blocked source ${m.worst[0].toFixed(0)}, target ${
+          m.worst[1].toFixed(0)
+        } ms); in pieces ${p.ms.toFixed(0)} ms, ${chunks} chunks (blocked source ${p.worst[1].toFixed(0)}, target ${
+          p.worst[0].toFixed(0)
+        } ms)`,
+      );
+      await call(a, "UNLINK", key);
+    }
+  } finally {
+    await Promise.all([fillClient.close(), rawA.close(), rawB.close()]);
+  }
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------------
 
-try {
+function printBigKeys(big: BigKeyRow[]): void {
+  if (big.length === 0) return;
+  console.log(
+    `\n| big key (${
+      Number(flags["big-elements"]).toLocaleString("en-US")
+    } elements) | MIGRATE: total / source blocked / ` +
+      "target blocked (ms) | in pieces: total / source blocked / target blocked (ms) | chunks |\n| --- | ---: | ---: | ---: |",
+  );
+  for (const r of big) {
+    const f = (x: { ms: number; sourceMaxMs: number; targetMaxMs: number }) =>
+      `${x.ms.toFixed(0)} / ${x.sourceMaxMs.toFixed(0)} / ${x.targetMaxMs.toFixed(0)}`;
+    console.log(`| ${r.type} | ${f(r.migrate)} | ${f(r.pieces)} | ${r.pieces.chunks} |`);
+  }
+}
+
+/** Rows 1 to 3. */
+async function full(): Promise<void> {
   const o = await ours();
   console.log(
     `ours: ${KEYS} keys in ${o.seconds.toFixed(1)} s = ${Math.round(o.keysPerSecond)} keys/s; ` +
@@ -366,14 +439,7 @@ try {
       } keys/s`,
     );
   }
-  let big = null;
-  if (!flags["skip-big-key"]) {
-    big = await bigKey();
-    console.log(
-      `big key: MIGRATE of a 1,000,000-field hash took ${big.migrateMs.toFixed(0)} ms; ` +
-        `longest PING: source ${big.sourceMaxMs.toFixed(0)} ms, target ${big.targetMaxMs.toFixed(0)} ms`,
-    );
-  }
+  const big = flags["skip-big-key"] ? [] : await bigKeys(Number(flags["big-elements"]));
   console.log("\n| measure | value |\n| --- | ---: |");
   console.log(`| ours: keys/s (${KEYS} keys, slots 0-511) | ${Math.round(o.keysPerSecond)} |`);
   if (cluster) {
@@ -385,11 +451,12 @@ try {
   console.log(`| GET p99 before (ms) | ${o.p99Before} |`);
   console.log(`| GET p99 during (ms) | ${o.p99During} |`);
   console.log(`| p99 during / before | ${(o.p99During / o.p99Before).toFixed(2)}× |`);
-  if (big) {
-    console.log(`| big hash (1M fields) MIGRATE (ms) | ${big.migrateMs.toFixed(0)} |`);
-    console.log(`| big hash: source blocked (ms) | ${big.sourceMaxMs.toFixed(0)} |`);
-    console.log(`| big hash: target blocked (ms) | ${big.targetMaxMs.toFixed(0)} |`);
-  }
+  printBigKeys(big);
+}
+
+try {
+  if (flags["only-big-keys"]) printBigKeys(await bigKeys(Number(flags["big-elements"])));
+  else await full();
 } finally {
   for (const c of children.reverse()) {
     try {
