@@ -212,7 +212,9 @@ export class ScanMover {
     if (unknown.length > 0) {
       // A migration resumed by a restarted dashboard: find them now, and hold them everywhere.
       await this.findBig(unknown);
-      for (const m of unknown) if ((this.#big.get(m.slot) ?? []).length > 0) await host.holdKeys(m.slot, this.heldKeys(m.slot));
+      for (const m of unknown) {
+        if ((this.#big.get(m.slot) ?? []).length > 0) await host.holdKeys(m.slot, this.heldKeys(m.slot));
+      }
     }
     const targets = new Map<string, RedisClient>();
     try {
@@ -223,7 +225,11 @@ export class ScanMover {
           const big = list[0];
           let target = targets.get(m.to);
           if (target === undefined) {
-            target = await host.connect(m.to, { raw: true, connectTimeoutMs: 5000, timeoutMs: host.settings.migrationTimeout + 5000 });
+            target = await host.connect(m.to, {
+              raw: true,
+              connectTimeoutMs: 5000,
+              timeoutMs: host.settings.migrationTimeout + 5000,
+            });
             targets.set(m.to, target);
           }
           // Its writes wait from now on (and none is in flight), the other big keys stay on the source.
@@ -233,7 +239,9 @@ export class ScanMover {
           const t0 = performance.now();
           const r = await transferBigKey(source, target, big, this.#limits(), () => this.#pause());
           log.info(
-            `big key ${fromUtf8(big.key)} (${big.type}, db ${big.db}) ${r.moved ? "moved" : "expired, dropped"} from ${from} ` +
+            `big key ${fromUtf8(big.key)} (${big.type}, db ${big.db}) ${
+              r.moved ? "moved" : "expired, dropped"
+            } from ${from} ` +
               `to ${m.to} in ${r.chunks} chunks, ${r.elements} elements, ${(performance.now() - t0).toFixed(0)} ms`,
           );
           if (r.moved) {
