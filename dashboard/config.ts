@@ -33,6 +33,8 @@ export interface DashboardConfig {
   migrationAsyncMaxbytes: number;
   migrationAsyncNumkeys: number;
   migrationTimeout: number;
+  /** Adaptive pacing: the longest a MIGRATE of the mover may stall a server, ms (0 = fixed batches, as Codis). */
+  migrationLatencyBound: number;
   sentinelClientTimeout: number;
   sentinelQuorum: number;
   sentinelParallelSyncs: number;
@@ -61,6 +63,7 @@ export const DEFAULT_DASHBOARD_CONFIG: Readonly<DashboardConfig> = {
   migrationAsyncMaxbytes: 32 * 1024 * 1024,
   migrationAsyncNumkeys: 500,
   migrationTimeout: 30_000,
+  migrationLatencyBound: 0,
   sentinelClientTimeout: 10_000,
   sentinelQuorum: 2,
   sentinelParallelSyncs: 1,
@@ -145,13 +148,13 @@ export const DASHBOARD_CONFIG_FIELDS: readonly F[] = [
     key: "migration_async_maxbulks",
     prop: "migrationAsyncMaxbulks",
     kind: "int",
-    doc: "Codis's async restore setting; accepted, unused on stock Redis.",
+    doc: "Elements per chunk of a big key moved in pieces (a key over 16 chunks is big).",
   },
   {
     key: "migration_async_maxbytes",
     prop: "migrationAsyncMaxbytes",
     kind: "size",
-    doc: "Codis's async restore setting; accepted, unused on stock Redis.",
+    doc: "Bytes per chunk of a big key moved in pieces (a key using more memory is big).",
   },
   {
     key: "migration_async_numkeys",
@@ -164,6 +167,13 @@ export const DASHBOARD_CONFIG_FIELDS: readonly F[] = [
     prop: "migrationTimeout",
     kind: "duration",
     doc: "Timeout of each MIGRATE (and of the mover's connections).",
+  },
+  {
+    key: "migration_latency_bound",
+    prop: "migrationLatencyBound",
+    kind: "duration",
+    doc: "Adaptive pacing: the longest one MIGRATE of the mover may stall a server (e.g. \"2ms\"); the mover sizes its\n" +
+      "batches to stay under it and pauses as long as each MIGRATE took. 0 = fixed batches of migration_async_numkeys.",
   },
   {
     key: "sentinel_client_timeout",
@@ -255,6 +265,7 @@ export const DASHBOARD_LIVE_KEYS: ReadonlySet<string> = new Set([
   "migration_async_maxbytes",
   "migration_async_numkeys",
   "migration_timeout",
+  "migration_latency_bound",
   "sentinel_client_timeout",
   "sentinel_quorum",
   "sentinel_parallel_syncs",

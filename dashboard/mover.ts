@@ -47,6 +47,8 @@ export interface MoverHost {
     readonly migrationTimeout: number;
     /** Keys per MIGRATE. */
     readonly migrationAsyncNumkeys: number;
+    /** Adaptive pacing: the longest a MIGRATE may take, ms (0 = fixed batches). */
+    readonly migrationLatencyBound: number;
     /** Elements and bytes per chunk of a big key. */
     readonly migrationAsyncMaxbulks: number;
     readonly migrationAsyncMaxbytes: number;
@@ -86,6 +88,9 @@ interface SlotProgress {
   startedAt: number;
 }
 
+/** Adaptive pacing pays the servers' idle time back in pauses of at least this long (ms). */
+const PACE_PAUSE_MS = 4;
+
 /** SCAN COUNT: keys the server looks at per call. */
 const SCAN_COUNT = 1000;
 
@@ -98,6 +103,8 @@ export class ScanMover {
   totalMoved = 0;
   /** Big keys found in slots about to move (or moving), by slot: moved in pieces, then released. */
   readonly #big = new Map<number, BigKey[]>();
+  /** Adaptive pacing: the batch size each source ended its last pass with. */
+  readonly #adaptive = new Map<string, number>();
   /** Big keys moved in pieces since the dashboard started, and the elements they carried. */
   bigKeysMoved = 0;
   bigElementsMoved = 0;
@@ -334,14 +341,39 @@ export class ScanMover {
     seen: Map<number, number>,
   ): Promise<void> {
     const host = this.#host;
-    const batchSize = host.settings.migrationAsyncNumkeys;
+    const most = host.settings.migrationAsyncNumkeys;
+    const bound = host.settings.migrationLatencyBound;
+    // Adaptive pacing starts small and grows while MIGRATEs stay well under the bound.
+    let batchSize = bound > 0 ? Math.min(most, this.#adaptive.get(client.addr) ?? 16) : most;
+    const pace = { smoothed: 0, owed: 0 };
     // Keys waiting to be moved, per target.
     const buckets = new Map<string, { keys: Uint8Array[]; slots: number[] }>();
     const flush = async (to: string) => {
       const b = buckets.get(to);
       if (!b || b.keys.length === 0) return;
       buckets.delete(to);
+      const t0 = performance.now();
       await this.#migrate(client, to, db, b.keys);
+      if (bound > 0) {
+        // Both servers were busy with this MIGRATE for `took` ms. The batch grows while MIGRATEs take
+        // less than the bound and shrinks in proportion when the smoothed time goes over it (one slow
+        // call on a busy machine does not collapse it); the mover owes the servers as much idle time
+        // as they spent, and pays it in pauses of a few ms (a timer cannot sleep less than ~1 ms).
+        const took = performance.now() - t0;
+        pace.smoothed = pace.smoothed === 0 ? took : pace.smoothed * 0.8 + took * 0.2;
+        if (pace.smoothed > bound) {
+          batchSize = Math.max(1, Math.floor(batchSize * bound / pace.smoothed));
+          pace.smoothed = bound;
+        } else if (took < bound) {
+          batchSize = Math.min(most, batchSize + Math.max(1, Math.floor(batchSize / 8)));
+        }
+        this.#adaptive.set(client.addr, batchSize);
+        pace.owed += took;
+        if (pace.owed >= PACE_PAUSE_MS) {
+          await delay(pace.owed);
+          pace.owed = 0;
+        }
+      }
       // The operator's pause between steps (µs), as Codis's action interval: room for clients.
       if (host.intervalUs > 0) await delay(host.intervalUs / 1000);
       for (const slot of b.slots) {

@@ -13,7 +13,9 @@
  *
  * Usage: deno task bench:migration [--keys=1000000] [--parallel-slots=512] [--batch=500] [--interval=µs]
  *                                  [--skip-cluster] [--skip-big-key] [--big-elements=1000000]
- *                                  [--only-big-keys] [--keep]
+ *                                  [--only-big-keys] [--latency-bound=MS] [--keep]
+ *
+ * `--latency-bound=MS` runs ours with `migration_latency_bound` (adaptive pacing; 0 = fixed batches).
  *
  * @module
  */
@@ -35,6 +37,7 @@ const { values: flags } = parseArgs({
     "skip-cluster": { type: "boolean", default: false },
     "skip-big-key": { type: "boolean", default: false },
     "big-elements": { type: "string", default: "1000000" },
+    "latency-bound": { type: "string", default: "0" },
     "only-big-keys": { type: "boolean", default: false },
     "keep": { type: "boolean", default: false },
   },
@@ -184,6 +187,7 @@ async function ours(): Promise<{ keysPerSecond: number; seconds: number; p99Befo
       `admin_addr = "127.0.0.1:${dashPort}"`,
       `migration_parallel_slots = ${flags["parallel-slots"]}`,
       `migration_async_numkeys = ${BATCH}`,
+      `migration_latency_bound = "${flags["latency-bound"]}ms"`,
       "",
     ].join("\n"),
   );
@@ -428,7 +432,7 @@ async function full(): Promise<void> {
   const o = await ours();
   console.log(
     `ours: ${KEYS} keys in ${o.seconds.toFixed(1)} s = ${Math.round(o.keysPerSecond)} keys/s; ` +
-      `GET p99 through the proxy: ${o.p99Before} ms before, ${o.p99During} ms during (median of runs)`,
+      `GET p99 through the proxy: ${o.p99Before.toFixed(3)} ms before, ${o.p99During.toFixed(3)} ms during (median of runs)`,
   );
   let cluster: Awaited<ReturnType<typeof redisCluster>> | null = null;
   if (!flags["skip-cluster"]) {

@@ -110,7 +110,8 @@ interface Cluster {
   store: string;
 }
 
-const CONFIG = { migration_async_maxbulks: 100 };
+// Adaptive pacing on too: the small keys of the slot move with it.
+const CONFIG = { migration_async_maxbulks: 100, migration_latency_bound: "1ms" };
 
 async function startCluster(product: string): Promise<Cluster> {
   const dir = await Deno.makeTempDir({ prefix: "codis-bigkeys-" });
