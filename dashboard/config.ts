@@ -172,7 +172,8 @@ export const DASHBOARD_CONFIG_FIELDS: readonly F[] = [
     key: "migration_latency_bound",
     prop: "migrationLatencyBound",
     kind: "duration",
-    doc: "Adaptive pacing: the longest one MIGRATE of the mover may stall a server (e.g. \"2ms\"); the mover sizes its\n" +
+    doc:
+      'Adaptive pacing: the longest one MIGRATE of the mover may stall a server (e.g. "2ms"); the mover sizes its\n' +
       "batches to stay under it and pauses as long as each MIGRATE took. 0 = fixed batches of migration_async_numkeys.",
   },
   {

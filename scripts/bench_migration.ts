@@ -432,7 +432,9 @@ async function full(): Promise<void> {
   const o = await ours();
   console.log(
     `ours: ${KEYS} keys in ${o.seconds.toFixed(1)} s = ${Math.round(o.keysPerSecond)} keys/s; ` +
-      `GET p99 through the proxy: ${o.p99Before.toFixed(3)} ms before, ${o.p99During.toFixed(3)} ms during (median of runs)`,
+      `GET p99 through the proxy: ${o.p99Before.toFixed(3)} ms before, ${
+        o.p99During.toFixed(3)
+      } ms during (median of runs)`,
   );
   let cluster: Awaited<ReturnType<typeof redisCluster>> | null = null;
   if (!flags["skip-cluster"]) {
