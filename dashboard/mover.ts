@@ -240,7 +240,14 @@ export class ScanMover {
             targets.set(m.to, target);
           }
           // Its writes wait from now on (and none is in flight), the other big keys stay on the source.
-          await host.holdKeys(m.slot, this.heldKeys(m.slot), [big.key]);
+          try {
+            await host.holdKeys(m.slot, this.heldKeys(m.slot), [big.key]);
+          } catch (e) {
+            // A proxy did not take it (dead, or hung): nothing moves, and the proxies that did take
+            // it serve the key from the source again until the step is retried.
+            await host.holdKeys(m.slot, this.heldKeys(m.slot), []).catch(() => {});
+            throw e;
+          }
           await source.call("SELECT", big.db);
           await target.call("SELECT", big.db);
           const t0 = performance.now();

@@ -291,3 +291,67 @@ Deno.test("big keys: the dashboard SIGKILLed mid-transfer, restarted with --remo
     await stopCluster(c);
   }
 });
+
+Deno.test("big keys: a proxy SIGKILLed mid-transfer: the next key's hold rolls back, and all completes once it is back", async () => {
+  const c = await startCluster("bigkeys-proxy");
+  try {
+    const loader = await RedisClient.connect(c.proxies[0].addr);
+    for (const type of ["hash", "set"] as const) await fill(loader, type, `${TAG}${type}`, 60_000);
+    const before = {
+      hash: await content(loader, "hash", `${TAG}hash`),
+      set: await content(loader, "set", `${TAG}set`),
+    };
+    await loader.close();
+    await adminOk(c.d, "--slot-action", "--interval=2000");
+    await adminOk(c.d, "--slot-action", "--create-range", `--beg=${SLOT}`, `--end=${SLOT}`, "--gid=2");
+    const target = await c.masters[1].client();
+    const [a, b] = c.proxies;
+    try {
+      await waitFor(async () => (await leftovers(c.masters[1])).length === 1, {
+        timeoutMs: 120_000,
+        intervalMs: 50,
+        what: "the first big key in transfer",
+      });
+      const first = (await leftovers(c.masters[1]))[0].endsWith("hash") ? "hash" : "set";
+      const second = first === "hash" ? "set" : "hash";
+      await b.kill("SIGKILL");
+      // The first key is put in place; the second cannot start with a proxy down: the live proxy
+      // is told to serve it from the source again, and writes to it go through.
+      await waitFor(async () => await target.call("EXISTS", `${TAG}${first}`) === 1, {
+        timeoutMs: 120_000,
+        what: "the first key in place",
+      });
+      const writer = await RedisClient.connect(a.addr, { timeoutMs: 60_000 });
+      try {
+        const extra = second === "hash" ? ["HSET", `${TAG}hash`, "extra", "1"] : ["SADD", `${TAG}set`, "extra"];
+        assert.equal(await writer.call(...extra), 1, "a write to the second big key while the proxy is down");
+        assert.equal(await writer.call(first === "hash" ? "HLEN" : "SCARD", `${TAG}${first}`), 60_000);
+      } finally {
+        await writer.close();
+      }
+      assert.equal(await slotGroup(c, SLOT), "1:migrating", "the slot waits for the proxy");
+      // The proxy comes back at the same address: re-onlined by the dashboard, and the move completes.
+      c.proxies[1] = await ProxyProcess.start(c.dir, {
+        product: c.product,
+        online: [],
+        port: b.port,
+        adminPort: b.adminPort,
+      });
+      await waitFor(async () => await slotGroup(c, SLOT) === "2:", {
+        timeoutMs: 180_000,
+        intervalMs: 200,
+        what: "slot moved",
+      });
+      const want = second === "hash"
+        ? { hash: [...(before.hash as string[]), "extra=1"].sort(), set: before.set }
+        : { hash: before.hash, set: [...(before.set as string[]), "extra"].sort() };
+      assert.deepEqual(await content(target, "hash", `${TAG}hash`), want.hash);
+      assert.deepEqual(await content(target, "set", `${TAG}set`), want.set);
+      assert.deepEqual(await leftovers(c.masters[1]), []);
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await stopCluster(c);
+  }
+});
