@@ -327,6 +327,13 @@ function printActionStatus(s: TopomStats, io: Output): void {
       `, ${m.keys_moved} keys moved, ${m.keys_per_second} keys/s`,
   );
   if (a.progress.status) io.out(`last: ${a.progress.status}`);
+  const big = m.big_key;
+  if (big) {
+    io.out(
+      `big key ${JSON.stringify(big.key)} (${big.type}, db ${big.db}, slot ${big.slot}) moving in pieces: ` +
+        `${big.copied} of ${big.total} elements, ${big.seconds}s; writes to it wait`,
+    );
+  }
   const moving = new Map(m.slots.map((x) => [x.slot, x]));
   const actions = s.slots.filter((x) => x.action.state).sort((x, y) => (x.action.index ?? 0) - (y.action.index ?? 0));
   for (const x of actions) {

@@ -75,6 +75,18 @@ export const SlotActionJsonSchema = v.object({
     keys_moved: v.number(),
     keys_per_second: v.number(),
     slots: v.array(SlotProgressJsonSchema),
+    /** Big keys moved in pieces since the dashboard started. */
+    big_keys_moved: v.optional(v.number()),
+    /** The big key being copied now. */
+    big_key: v.optional(v.object({
+      key: v.string(),
+      type: v.string(),
+      db: v.number(),
+      slot: v.number(),
+      copied: v.number(),
+      total: v.number(),
+      seconds: v.number(),
+    })),
   }),
 });
 export type SlotActionJson = v.InferOutput<typeof SlotActionJsonSchema>;

@@ -142,15 +142,15 @@ const MAX_WRITES_IN_FLIGHT = 8;
 
 /**
  * Moves one big key from `source` to `target` (both already on database `big.db`). The proxies
- * hold writes to it for the whole transfer. `pause` runs after each chunk (the operator's
- * interval; a disabled scheduler waits there).
+ * hold writes to it for the whole transfer. `pause` runs after each chunk with the elements
+ * copied so far (progress; the operator's interval; a disabled scheduler waits there).
  */
 export async function transferBigKey(
   source: RedisClient,
   target: RedisClient,
   big: BigKey,
   limits: ChunkLimits,
-  pause: () => Promise<void>,
+  pause: (copied: number) => Promise<void>,
 ): Promise<TransferResult> {
   const key = big.key;
   const temp = transferKeyName(key)!;
@@ -164,7 +164,7 @@ export async function transferBigKey(
       elements += piece.length / arity;
       chunks++;
       if (inFlight.length >= MAX_WRITES_IN_FLIGHT) await Promise.all(inFlight.splice(0));
-      await pause();
+      await pause(elements);
     }
   };
   const count = Math.max(1, limits.maxBulks);

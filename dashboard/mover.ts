@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { SlotProgressJson } from "../api/topom_stats.ts";
+import type { SlotActionJson } from "../api/topom_stats.ts";
 import { type BigKey, type ChunkLimits, findBigKeys, transferBigKey } from "./big_keys.ts";
 import type { RedisClient } from "../redis/redis_client.ts";
 import type { ServerConnector } from "./topom.ts";
@@ -103,6 +103,8 @@ export class ScanMover {
   totalMoved = 0;
   /** Big keys found in slots about to move (or moving), by slot: moved in pieces, then released. */
   readonly #big = new Map<number, BigKey[]>();
+  /** The big key being copied now, and how far. */
+  #current: { big: BigKey; slot: number; copied: number; startedAt: number } | null = null;
   /** Adaptive pacing: the batch size each source ended its last pass with. */
   readonly #adaptive = new Map<string, number>();
   /** Big keys moved in pieces since the dashboard started, and the elements they carried. */
@@ -115,11 +117,26 @@ export class ScanMover {
   }
 
   /** `slot_action.migration` of the stats: keys moved, keys/s, and each slot moving now. */
-  toJson(): { keys_moved: number; keys_per_second: number; slots: SlotProgressJson[] } {
+  toJson(): SlotActionJson["migration"] {
     const now = Date.now();
+    const b = this.#current;
     return {
       keys_moved: this.totalMoved,
       keys_per_second: this.keysPerSecond,
+      big_keys_moved: this.bigKeysMoved,
+      ...(b
+        ? {
+          big_key: {
+            key: fromUtf8(b.big.key),
+            type: b.big.type,
+            db: b.big.db,
+            slot: b.slot,
+            copied: b.copied,
+            total: b.big.length,
+            seconds: Math.round((now - b.startedAt) / 1000),
+          },
+        }
+        : {}),
       slots: [...this.#progress.values()].map((p) => ({
         slot: p.slot,
         from: p.from,
@@ -251,7 +268,12 @@ export class ScanMover {
           await source.call("SELECT", big.db);
           await target.call("SELECT", big.db);
           const t0 = performance.now();
-          const r = await transferBigKey(source, target, big, this.#limits(), () => this.#pause());
+          const current = { big, slot: m.slot, copied: 0, startedAt: Date.now() };
+          this.#current = current;
+          const r = await transferBigKey(source, target, big, this.#limits(), (copied) => {
+            current.copied = copied;
+            return this.#pause();
+          }).finally(() => this.#current = null);
           log.info(
             `big key ${fromUtf8(big.key)} (${big.type}, db ${big.db}) ${
               r.moved ? "moved" : "expired, dropped"

@@ -261,6 +261,14 @@ Deno.test("big keys: the dashboard SIGKILLed mid-transfer, restarted with --remo
         const t = await leftovers(c.masters[1]);
         return t.length === 1 && (await target.call("HLEN", t[0]) as number) > 2_000;
       }, { timeoutMs: 120_000, intervalMs: 50, what: "a transfer half way" });
+      // The operator sees it: codis-admin and the stats name the key and its progress.
+      await waitFor(
+        async () =>
+          /big key "\{big\}hash" \(hash, db 0, slot \d+\) moving in pieces: \d+ of 100000 elements/.test(
+            await adminOk(c.d, "--slot-action", "--status"),
+          ),
+        { what: "the big key in --slot-action --status" },
+      );
       await c.dashboard.kill("SIGKILL");
       // A client through a proxy still reads the key (from the source) while nobody moves it.
       const reader = await RedisClient.connect(c.proxies[1].addr);

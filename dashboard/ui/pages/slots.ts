@@ -105,6 +105,19 @@ function Progress(props: { o: Overview }) {
       <${ProgressBar} fraction=${total > 0 ? (total - queued.length) / total : 0}
         label=${`${total - queued.length} of ${total} slots moved (counted from when this page saw the queue)`} />
     </div>
+    ${
+    m.big_key
+      ? html`
+        <div class="progress-row" data-testid="big-key">
+          <span class="progress-label">Big key</span>
+          <${ProgressBar} fraction=${m.big_key.total > 0 ? m.big_key.copied / m.big_key.total : 0}
+            label=${`${m.big_key.key} (${m.big_key.type}, db ${m.big_key.db}): ${fmtInt(m.big_key.copied)} of ${
+              fmtInt(m.big_key.total)
+            } elements copied in pieces; writes to it wait`} />
+        </div>
+      `
+      : null
+  }
     <div class="progress-summary">
       <span><strong data-testid="batch-slots">${m.slots.length}</strong> slots in this batch</span>
       <span><strong>${queued.length}</strong> slots queued or moving</span>
