@@ -2,7 +2,7 @@
  * Migration benchmark (not a test), measured on this machine in one run:
  *
  * 1. Ours: 1,000,000 small keys in slots 0-511 of group 1 move to group 2 (dashboard mover plus
- *    proxy-side MIGRATE), while redis-benchmark GETs through the proxy: keys/s, and GET p99
+ *    proxy-side MIGRATE), while redis-benchmark GETs through the proxy: keys/s, and GET p50/p99
  *    before and during the migration.
  * 2. Redis Cluster: the same number of keys in half the hash slots of one master of a two-master
  *    cluster, moved with `redis-cli --cluster reshard` (same keys per MIGRATE): keys/s.
@@ -127,8 +127,8 @@ async function load(port: number, n: number, accept: (key: string) => boolean): 
   return i;
 }
 
-/** One redis-benchmark GET run through `port`: its p99 in ms. */
-async function getP99(port: number, range: number, cluster = false): Promise<number> {
+/** One redis-benchmark GET run: its p50 and p99 (ms). */
+async function getLatency(port: number, range: number, cluster = false): Promise<{ p50: number; p99: number }> {
   const out = await new Deno.Command("redis-benchmark", {
     args: [
       "-h",
@@ -151,7 +151,20 @@ async function getP99(port: number, range: number, cluster = false): Promise<num
   }).output();
   const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
   const last = lines[lines.length - 1].split(",").map((s) => s.replace(/"/g, ""));
-  return Number(last[6]);
+  // "test","rps","avg","min","p50","p95","p99","max"
+  return { p50: Number(last[4]), p99: Number(last[6]) };
+}
+
+/** Medians of the runs' p50 and p99. */
+function medians(runs: { p50: number; p99: number }[]): { p50: number; p99: number } {
+  return { p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)) };
+}
+
+interface MoveResult {
+  keysPerSecond: number;
+  seconds: number;
+  before: { p50: number; p99: number };
+  during: { p50: number; p99: number };
 }
 
 function median(xs: number[]): number {
@@ -172,7 +185,7 @@ async function admin(dashboard: string, ...args: string[]): Promise<string> {
 
 // --- 1. ours ------------------------------------------------------------------------------------
 
-async function ours(): Promise<{ keysPerSecond: number; seconds: number; p99Before: number; p99During: number }> {
+async function ours(): Promise<MoveResult> {
   const g1 = await redisServer();
   const g2 = await redisServer();
   const dashPort = freePort();
@@ -219,17 +232,17 @@ async function ours(): Promise<{ keysPerSecond: number; seconds: number; p99Befo
   console.log(`ours: loading ${KEYS} keys in slots 0-511 of group 1 …`);
   const range = await load(g1, KEYS, (k) => slotOfString(k) < 512);
   // The rest of the GETs' keyspace lives in slots 512-1023, which stay on group 1 (misses there are fine).
-  const before: number[] = [];
-  for (let i = 0; i < 5; i++) before.push(await getP99(proxyPort, range));
+  const before: { p50: number; p99: number }[] = [];
+  for (let i = 0; i < 5; i++) before.push(await getLatency(proxyPort, range));
 
   console.log("ours: migrating slots 0-511 to group 2 …");
-  const during: number[] = [];
+  const during: { p50: number; p99: number }[] = [];
   let migrating = true;
   const started = performance.now();
   await admin(dashboard, "--slot-action", `--interval=${flags.interval}`);
   await admin(dashboard, "--slot-action", "--create-range", "--beg=0", "--end=511", "--gid=2");
   const load_ = (async () => {
-    while (migrating) during.push(await getP99(proxyPort, range));
+    while (migrating) during.push(await getLatency(proxyPort, range));
   })();
   await waitFor(
     async () => {
@@ -243,14 +256,14 @@ async function ours(): Promise<{ keysPerSecond: number; seconds: number; p99Befo
   );
   const seconds = (performance.now() - started) / 1000;
   migrating = false;
-  console.log(`p99 before ${before.join(" ")}; during ${during.join(" ")}`);
+  console.log(`p99 before ${before.map((r) => r.p99).join(" ")}; during ${during.map((r) => r.p99).join(" ")}`);
   await load_;
   const left = await call(g1, "DBSIZE") as number;
   const moved = await call(g2, "DBSIZE") as number;
   if (moved !== KEYS || left !== 0) {
     throw new Error(`after the migration: ${left} keys on group 1, ${moved} on group 2`);
   }
-  return { keysPerSecond: KEYS / seconds, seconds, p99Before: median(before), p99During: median(during) };
+  return { keysPerSecond: KEYS / seconds, seconds, before: medians(before), during: medians(during) };
 }
 
 // --- 2. Redis Cluster -------------------------------------------------------------------------------
@@ -265,7 +278,7 @@ function crc16(s: string): number {
 }
 
 async function redisCluster(): Promise<
-  { keysPerSecond: number; seconds: number; p99Before: number; p99During: number }
+  MoveResult
 > {
   const a = await redisServer(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
   const b = await redisServer(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
@@ -281,14 +294,14 @@ async function redisCluster(): Promise<
   const idB = String(await call(b, "CLUSTER", "MYID"));
   console.log(`redis cluster: loading ${KEYS} keys in hash slots 0-8191 of one master …`);
   const range = await load(a, KEYS, (k) => crc16(k) % 16384 < 8192);
-  const before: number[] = [];
-  for (let i = 0; i < 5; i++) before.push(await getP99(a, range, true));
+  const before: { p50: number; p99: number }[] = [];
+  for (let i = 0; i < 5; i++) before.push(await getLatency(a, range, true));
   console.log("redis cluster: redis-cli --cluster reshard of 8192 slots …");
   const started = performance.now();
   let resharding = true;
-  const during: number[] = [];
+  const during: { p50: number; p99: number }[] = [];
   const gets = (async () => {
-    while (resharding) during.push(await getP99(a, range, true));
+    while (resharding) during.push(await getLatency(a, range, true));
   })();
   const out = await new Deno.Command("redis-cli", {
     args: [
@@ -311,11 +324,13 @@ async function redisCluster(): Promise<
   const seconds = (performance.now() - started) / 1000;
   resharding = false;
   await gets;
-  console.log(`redis cluster p99 before ${before.join(" ")}; during ${during.join(" ")}`);
+  console.log(
+    `redis cluster p99 before ${before.map((r) => r.p99).join(" ")}; during ${during.map((r) => r.p99).join(" ")}`,
+  );
   if (out.code !== 0) throw new Error(`redis-cli --cluster reshard failed: ${new TextDecoder().decode(out.stderr)}`);
   const moved = await call(b, "DBSIZE") as number;
   if (moved !== KEYS) throw new Error(`reshard moved ${moved} keys, not ${KEYS}`);
-  return { keysPerSecond: KEYS / seconds, seconds, p99Before: median(before), p99During: median(during) };
+  return { keysPerSecond: KEYS / seconds, seconds, before: medians(before), during: medians(during) };
 }
 
 // --- 3. big keys ------------------------------------------------------------------------------------
@@ -432,9 +447,9 @@ async function full(): Promise<void> {
   const o = await ours();
   console.log(
     `ours: ${KEYS} keys in ${o.seconds.toFixed(1)} s = ${Math.round(o.keysPerSecond)} keys/s; ` +
-      `GET p99 through the proxy: ${o.p99Before.toFixed(3)} ms before, ${
-        o.p99During.toFixed(3)
-      } ms during (median of runs)`,
+      `GET p50/p99 through the proxy: ${o.before.p50.toFixed(3)}/${o.before.p99.toFixed(3)} ms before, ${
+        o.during.p50.toFixed(3)
+      }/${o.during.p99.toFixed(3)} ms during (median of runs)`,
   );
   let cluster: Awaited<ReturnType<typeof redisCluster>> | null = null;
   if (!flags["skip-cluster"]) {
@@ -451,12 +466,15 @@ async function full(): Promise<void> {
   if (cluster) {
     console.log(`| redis-cli --cluster reshard: keys/s | ${Math.round(cluster.keysPerSecond)} |`);
     console.log(`| ours / reshard | ${(o.keysPerSecond / cluster.keysPerSecond).toFixed(2)}× |`);
-    console.log(`| redis cluster GET p99 before / during reshard (ms) | ${cluster.p99Before} / ${cluster.p99During} |`);
-    console.log(`| redis cluster p99 during / before | ${(cluster.p99During / cluster.p99Before).toFixed(2)}× |`);
+    console.log(
+      `| redis cluster GET p50, p99 before / during reshard (ms) | ${cluster.before.p50}, ${cluster.before.p99} / ` +
+        `${cluster.during.p50}, ${cluster.during.p99} |`,
+    );
+    console.log(`| redis cluster p99 during / before | ${(cluster.during.p99 / cluster.before.p99).toFixed(2)}× |`);
   }
-  console.log(`| GET p99 before (ms) | ${o.p99Before} |`);
-  console.log(`| GET p99 during (ms) | ${o.p99During} |`);
-  console.log(`| p99 during / before | ${(o.p99During / o.p99Before).toFixed(2)}× |`);
+  console.log(`| GET p50, p99 before (ms) | ${o.before.p50}, ${o.before.p99} |`);
+  console.log(`| GET p50, p99 during (ms) | ${o.during.p50}, ${o.during.p99} |`);
+  console.log(`| p99 during / before | ${(o.during.p99 / o.before.p99).toFixed(2)}× |`);
   printBigKeys(big);
 }
 
