@@ -4,7 +4,8 @@
  * against their own last writes, over 100,000 keys
  * (with and without hash tags, in db 0 and db 3) while every slot moves from group 1 to group 2
  * and back. At the end every key equals the clients' model: nothing lost, nothing stale, no
- * deleted key back. Then the same with the dashboard killed and restarted mid-migration, and
+ * deleted key back; four big keys (moved in pieces) written meanwhile hold every acknowledged
+ * element (lists exact). Then the same with the dashboard killed and restarted mid-migration, and
  * with a proxy killed while slots are being prepared.
  */
 
@@ -106,6 +107,84 @@ async function worker(
     }
   } finally {
     await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+/** Big keys (over 16 × migration_async_maxbulks elements: moved in pieces) and what their writer got acknowledged. */
+const BIG_TYPES = ["hash", "set", "zset", "list"] as const;
+const BIG_INITIAL = 5_000;
+class BigModel {
+  /** Elements added after the preload, per type, in acknowledgement order. */
+  readonly added = new Map<string, number[]>(BIG_TYPES.map((t) => [t, []]));
+}
+const bigKey = (type: string) => `{big:${type}}k`;
+
+/** Creates the big keys through the proxy. */
+async function preloadBig(proxyAddr: string): Promise<void> {
+  const c = await RedisClient.connect(proxyAddr);
+  try {
+    for (const type of BIG_TYPES) {
+      const items: (string | number)[] = [];
+      for (let i = 0; i < BIG_INITIAL; i++) {
+        if (type === "hash") items.push(`f${i}`, `v${i}`);
+        else if (type === "zset") items.push(i, `m${i}`);
+        else items.push(`e${i}`);
+      }
+      await c.call({ hash: "HSET", set: "SADD", zset: "ZADD", list: "RPUSH" }[type], bigKey(type), ...items);
+    }
+  } finally {
+    await c.close();
+  }
+}
+
+/** Adds elements to the big keys and checks their sizes after each write, until stopped. */
+async function bigWriter(proxyAddr: string, model: BigModel, stop: { stopped: boolean }): Promise<void> {
+  const c = await RedisClient.connect(proxyAddr, { timeoutMs: 60_000 });
+  try {
+    for (let i = BIG_INITIAL; !stop.stopped; i++) {
+      const type = BIG_TYPES[i % 4];
+      const key = bigKey(type);
+      if (type === "hash") await c.call("HSET", key, `f${i}`, `v${i}`);
+      else if (type === "set") await c.call("SADD", key, `e${i}`);
+      else if (type === "zset") await c.call("ZADD", key, i, `m${i}`);
+      else await c.call("RPUSH", key, `e${i}`);
+      model.added.get(type)!.push(i);
+      const size = await c.call({ hash: "HLEN", set: "SCARD", zset: "ZCARD", list: "LLEN" }[type], key);
+      assert.equal(size, BIG_INITIAL + model.added.get(type)!.length, `${key}: its size after my write`);
+    }
+  } finally {
+    await c.close();
+  }
+}
+
+/** Every big key holds exactly its initial elements and the acknowledged ones (lists: in order, none twice). */
+async function verifyBig(proxyAddr: string, model: BigModel): Promise<void> {
+  const c = await RedisClient.connect(proxyAddr);
+  try {
+    for (const type of BIG_TYPES) {
+      const all = [...Array(BIG_INITIAL).keys(), ...model.added.get(type)!];
+      const key = bigKey(type);
+      if (type === "hash") {
+        const flat = await c.call("HGETALL", key) as string[];
+        const got = new Map<string, string>();
+        for (let i = 0; i < flat.length; i += 2) got.set(flat[i], flat[i + 1]);
+        assert.equal(got.size, all.length, `${key} fields`);
+        for (const i of all) assert.equal(got.get(`f${i}`), `v${i}`, `${key} f${i}`);
+      } else if (type === "set") {
+        const got = new Set(await c.call("SMEMBERS", key) as string[]);
+        assert.equal(got.size, all.length, `${key} members`);
+        for (const i of all) assert.ok(got.has(`e${i}`), `${key} e${i}`);
+      } else if (type === "zset") {
+        assert.equal(await c.call("ZCARD", key), all.length, `${key} members`);
+        for (const i of [0, BIG_INITIAL - 1, ...model.added.get(type)!]) {
+          assert.equal(await c.call("ZSCORE", key, `m${i}`), String(i), `${key} m${i}`);
+        }
+      } else {
+        assert.deepEqual(await c.call("LRANGE", key, 0, -1), all.map((i) => `e${i}`), `${key}: exact`);
+      }
+    }
+  } finally {
+    await c.close();
   }
 }
 
@@ -279,7 +358,14 @@ Deno.test("reshard under load through two proxies: every slot to group 2 and bac
   try {
     const model = new Model();
     await preload(c.proxies[0].addr, model);
-    assert.equal(await dbsize(c.masters[0]), KEYS);
+    await preloadBig(c.proxies[0].addr);
+    assert.equal(await dbsize(c.masters[0]), KEYS + BIG_TYPES.length);
+    const big = new BigModel();
+    const stopBig = { stopped: false };
+    const bigWriting = bigWriter(c.proxies[1].addr, big, stopBig).catch((e) => {
+      stopBig.stopped = true;
+      throw e;
+    });
     const ops = await withLoad(c.proxies.map((p) => p.addr), model, async (counts) => {
       await waitFor(() => counts.ops > 200, { what: "load to start" });
       await adminOk(c.d, "--slot-action", "--create-range", "--beg=0", "--end=1023", "--gid=2");
@@ -298,7 +384,12 @@ Deno.test("reshard under load through two proxies: every slot to group 2 and bac
       await adminOk(c.d, "--slot-action", "--create-range", "--beg=0", "--end=1023", "--gid=1");
       await allSlotsIn(c, 1);
     });
+    stopBig.stopped = true;
+    await bigWriting;
     assert.ok(ops > 1000, `only ${ops} operations ran during the migrations`);
+    const moved = (await c.dashboard.stats()).slot_action as { migration: { big_keys_moved: number } };
+    assert.equal(moved.migration.big_keys_moved, 2 * BIG_TYPES.length, "each big key moved in pieces, both ways");
+    await verifyBig(c.proxies[0].addr, big);
     assert.equal(await dbsize(c.masters[1]), 0, "nothing left on group 2");
     await verify(c.proxies[0].addr, model);
     await verify(c.proxies[1].addr, model);
