@@ -9,7 +9,7 @@
  * 3. Big keys: a hash, a set, a sorted set and a list of 1,000,000 elements each, moved once with
  *    one MIGRATE and once in pieces as the dashboard moves them (`dashboard/big_keys.ts`): total
  *    time, and the longest a PING sent every millisecond to the source and to the target waited.
- *    (`redis-cli --cluster reshard` moves a key with one MIGRATE: the MIGRATE column is its stall.)
+ *    The same key's slot is also moved with `redis-cli --cluster reshard` in a two-master Redis Cluster.
  *
  * Usage: deno task bench:migration [--keys=1000000] [--parallel-slots=512] [--batch=500] [--interval=µs]
  *                                  [--skip-cluster] [--skip-big-key] [--big-elements=1000000]
@@ -341,6 +341,54 @@ interface BigKeyRow {
   migrate: { ms: number; sourceMaxMs: number; targetMaxMs: number };
   /** The dashboard's transfer in pieces (`dashboard/big_keys.ts`, default chunk limits). */
   pieces: { ms: number; sourceMaxMs: number; targetMaxMs: number; chunks: number };
+  /** `redis-cli --cluster reshard` of the key's slot in a two-master Redis Cluster. */
+  reshard: { ms: number; sourceMaxMs: number; targetMaxMs: number };
+}
+
+/** A hash tag whose Redis Cluster slot is 0 (the first slot `--cluster reshard` takes from its owner). */
+function slotZeroTag(): string {
+  for (let i = 0;; i++) if (crc16(String(i)) % 16384 === 0) return String(i);
+}
+
+/** Moves the slot of `fill`'s key (slot 0) from one master of a new two-master Redis Cluster to the other. */
+async function reshardBigKey(fill: (port: number, key: string) => Promise<void>): Promise<BigKeyRow["reshard"]> {
+  const a = await redisServer(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
+  const b = await redisServer(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
+  await call(a, "CLUSTER", "ADDSLOTSRANGE", 0, 8191);
+  await call(b, "CLUSTER", "ADDSLOTSRANGE", 8192, 16383);
+  await call(a, "CLUSTER", "MEET", "127.0.0.1", b);
+  await waitFor(async () => {
+    const ia = String(await call(a, "CLUSTER", "INFO"));
+    const ib = String(await call(b, "CLUSTER", "INFO"));
+    return ia.includes("cluster_state:ok") && ib.includes("cluster_state:ok") && ia.includes("cluster_known_nodes:2");
+  }, "the cluster to form");
+  const key = `{${slotZeroTag()}}big`;
+  await fill(a, key);
+  const idA = String(await call(a, "CLUSTER", "MYID"));
+  const idB = String(await call(b, "CLUSTER", "MYID"));
+  let code = 0;
+  const r = await worstPings([a, b], async () => {
+    code = (await new Deno.Command("redis-cli", {
+      args: [
+        "--cluster",
+        "reshard",
+        `127.0.0.1:${a}`,
+        "--cluster-from",
+        idA,
+        "--cluster-to",
+        idB,
+        "--cluster-slots",
+        "1",
+        "--cluster-yes",
+        "--cluster-timeout",
+        "120000",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output()).code;
+  });
+  if (code !== 0 || await call(b, "EXISTS", key) !== 1) throw new Error(`redis-cli --cluster reshard of ${key} failed`);
+  return { ms: r.ms, sourceMaxMs: r.worst[0], targetMaxMs: r.worst[1] };
 }
 
 /** PINGs both servers every millisecond while `run` runs: the longest answer is how long each was blocked. */
@@ -385,15 +433,18 @@ async function bigKeys(n = 1_000_000): Promise<BigKeyRow[]> {
   try {
     for (const type of ["hash", "set", "zset", "list"] as const) {
       const key = `big:${type}`;
-      for (let i = 0; i < n; i += 10_000) {
-        const items: (string | number)[] = [];
-        for (let j = i; j < Math.min(n, i + 10_000); j++) {
-          if (type === "hash") items.push(`field:${j}`, `value:${j}`);
-          else if (type === "zset") items.push(j, `member:${j}`);
-          else items.push(`element:${j}`);
+      const fill = async (c: RedisClient, name: string) => {
+        for (let i = 0; i < n; i += 10_000) {
+          const items: (string | number)[] = [];
+          for (let j = i; j < Math.min(n, i + 10_000); j++) {
+            if (type === "hash") items.push(`field:${j}`, `value:${j}`);
+            else if (type === "zset") items.push(j, `member:${j}`);
+            else items.push(`element:${j}`);
+          }
+          await c.call({ hash: "HSET", set: "SADD", zset: "ZADD", list: "RPUSH" }[type], name, ...items);
         }
-        await fillClient.call({ hash: "HSET", set: "SADD", zset: "ZADD", list: "RPUSH" }[type], key, ...items);
-      }
+      };
+      await fill(fillClient, key);
       let reply: unknown;
       const m = await worstPings([a, b], async () => {
         reply = await call(a, "MIGRATE", "127.0.0.1", b, key, 0, 120_000);
@@ -405,17 +456,28 @@ async function bigKeys(n = 1_000_000): Promise<BigKeyRow[]> {
       const p = await worstPings([a, b], async () => {
         chunks = (await transferBigKey(rawB, rawA, found, limits, () => Promise.resolve())).chunks;
       });
+      const reshard = await reshardBigKey(async (port, name) => {
+        const c = await RedisClient.connect(`127.0.0.1:${port}`, { timeoutMs: 120_000 });
+        try {
+          await fill(c, name);
+        } finally {
+          await c.close();
+        }
+      });
       rows.push({
         type,
         migrate: { ms: m.ms, sourceMaxMs: m.worst[0], targetMaxMs: m.worst[1] },
         pieces: { ms: p.ms, sourceMaxMs: p.worst[1], targetMaxMs: p.worst[0], chunks },
+        reshard,
       });
       console.log(
         `big ${type} (${n}): MIGRATE ${m.ms.toFixed(0)} ms (blocked source ${m.worst[0].toFixed(0)}, target ${
           m.worst[1].toFixed(0)
         } ms); in pieces ${p.ms.toFixed(0)} ms, ${chunks} chunks (blocked source ${p.worst[1].toFixed(0)}, target ${
           p.worst[0].toFixed(0)
-        } ms)`,
+        } ms); redis-cli --cluster reshard of its slot ${reshard.ms.toFixed(0)} ms (blocked source ${
+          reshard.sourceMaxMs.toFixed(0)
+        }, target ${reshard.targetMaxMs.toFixed(0)} ms)`,
       );
       await call(a, "UNLINK", key);
     }
@@ -429,16 +491,15 @@ async function bigKeys(n = 1_000_000): Promise<BigKeyRow[]> {
 
 function printBigKeys(big: BigKeyRow[]): void {
   if (big.length === 0) return;
+  const n = Number(flags["big-elements"]).toLocaleString("en-US");
   console.log(
-    `\n| big key (${
-      Number(flags["big-elements"]).toLocaleString("en-US")
-    } elements) | MIGRATE: total / source blocked / ` +
-      "target blocked (ms) | in pieces: total / source blocked / target blocked (ms) | chunks |\n| --- | ---: | ---: | ---: |",
+    `\n| big key (${n} elements), total / longest wait on source / on target (ms) | MIGRATE | ` +
+      "redis-cli --cluster reshard of its slot | in pieces (ours) | chunks |\n| --- | ---: | ---: | ---: | ---: |",
   );
   for (const r of big) {
     const f = (x: { ms: number; sourceMaxMs: number; targetMaxMs: number }) =>
       `${x.ms.toFixed(0)} / ${x.sourceMaxMs.toFixed(0)} / ${x.targetMaxMs.toFixed(0)}`;
-    console.log(`| ${r.type} | ${f(r.migrate)} | ${f(r.pieces)} | ${r.pieces.chunks} |`);
+    console.log(`| ${r.type} | ${f(r.migrate)} | ${f(r.reshard)} | ${f(r.pieces)} | ${r.pieces.chunks} |`);
   }
 }
 
