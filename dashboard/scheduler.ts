@@ -140,9 +140,10 @@ export class SlotActionScheduler implements MoverHost {
       if (state === undefined) break;
       const ids = batch.filter((m) => m.action.state === state).map((m) => m.id);
       if (state === "pending") {
-        // Before the slots lock: find their big keys, so that the migrating fill holds them.
-        const byId = new Set(ids);
-        await this.mover.findBig(this.#moves(batch.filter((m) => byId.has(m.id))));
+        // Before the slots lock: find their big keys, so that the migrating fill holds them. One
+        // scan of a source serves every pending slot of it (later batches reuse what it found).
+        const pending = t.ctx().snapshot.slots.filter((m) => m.action.state === "pending");
+        await this.mover.findBig(this.#moves(pending));
         for (const id of ids) this.#noteHeld(id, this.mover.heldKeys(id));
       }
       const t0 = performance.now();
