@@ -47,6 +47,8 @@ export interface MoverHost {
     readonly migrationTimeout: number;
     /** Keys per MIGRATE. */
     readonly migrationAsyncNumkeys: number;
+    /** "semi-async": big keys move in pieces; "sync": every key with MIGRATE. */
+    readonly migrationMethod: string;
     /** Adaptive pacing: the longest a MIGRATE may take, ms (0 = fixed batches). */
     readonly migrationLatencyBound: number;
     /** Elements and bytes per chunk of a big key. */
@@ -188,6 +190,7 @@ export class ScanMover {
    * proxies then MIGRATE them whole).
    */
   async findBig(moves: readonly SlotMove[]): Promise<void> {
+    if (this.#host.settings.migrationMethod === "sync") return;
     const now = performance.now();
     const bySource = new Map<string, SlotMove[]>();
     for (const m of moves) {
@@ -255,7 +258,7 @@ export class ScanMover {
   /** Moves the big keys of `moves` in pieces (after finding them, when no one did), releasing each. */
   async #moveBig(source: RedisClient, from: string, moves: SlotMove[]): Promise<void> {
     const host = this.#host;
-    const unknown = moves.filter((m) => !this.#big.has(m.slot));
+    const unknown = host.settings.migrationMethod === "sync" ? [] : moves.filter((m) => !this.#big.has(m.slot));
     if (unknown.length > 0) {
       // A migration resumed by a restarted dashboard: find them now, and hold them everywhere.
       await this.findBig(unknown);

@@ -113,7 +113,10 @@ interface Cluster {
 // Adaptive pacing on too: the small keys of the slot move with it.
 const CONFIG = { migration_async_maxbulks: 100, migration_latency_bound: "1ms" };
 
-async function startCluster(product: string): Promise<Cluster> {
+async function startCluster(
+  product: string,
+  config: Record<string, string | number | boolean> = CONFIG,
+): Promise<Cluster> {
   const dir = await Deno.makeTempDir({ prefix: "codis-bigkeys-" });
   const masters = [await RedisServer.start(), await RedisServer.start()];
   const store = `${dir}/store`;
@@ -121,7 +124,7 @@ async function startCluster(product: string): Promise<Cluster> {
     coordinator: "filesystem",
     coordinatorAddr: store,
     product,
-    config: CONFIG,
+    config,
   });
   const d = `--dashboard=${dashboard.addr}`;
   const proxies = [
@@ -359,6 +362,32 @@ Deno.test("big keys: a proxy SIGKILLed mid-transfer: the next key's hold rolls b
     } finally {
       await target.close();
     }
+  } finally {
+    await stopCluster(c);
+  }
+});
+
+Deno.test('big keys: with migration_method = "sync" every key moves with MIGRATE, as Codis\'s sync method', async () => {
+  const c = await startCluster("bigkeys-sync", { ...CONFIG, migration_method: "sync" });
+  try {
+    const loader = await RedisClient.connect(c.proxies[0].addr);
+    await fill(loader, "hash", `${TAG}hash`, 5_000);
+    const before = await content(loader, "hash", `${TAG}hash`);
+    await loader.close();
+    await adminOk(c.d, "--slot-action", "--create-range", `--beg=${SLOT}`, `--end=${SLOT}`, "--gid=2");
+    await waitFor(async () => await slotGroup(c, SLOT) === "2:", {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+      what: "slot moved",
+    });
+    const target = await c.masters[1].client();
+    try {
+      assert.deepEqual(await content(target, "hash", `${TAG}hash`), before);
+    } finally {
+      await target.close();
+    }
+    const log = await Deno.readTextFile(c.dashboard.logPath);
+    assert.doesNotMatch(log, /big key/, "nothing moved in pieces");
   } finally {
     await stopCluster(c);
   }
