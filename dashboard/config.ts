@@ -136,7 +136,8 @@ export const DASHBOARD_CONFIG_FIELDS: readonly F[] = [
     key: "migration_method",
     prop: "migrationMethod",
     kind: "string",
-    doc: 'Set arguments for data migration (only accept "sync" & "semi-async"). "semi-async" moves big keys in pieces\n' +
+    doc:
+      'Set arguments for data migration (only accept "sync" & "semi-async"). "semi-async" moves big keys in pieces\n' +
       '(found by one more pass over each source); "sync" moves every key with MIGRATE (faster bulk moves, but a big\n' +
       "key stalls both servers while it moves).",
   },
