@@ -195,7 +195,6 @@ export class Context {
     return s;
   }
 
-  /** Specs of `mappings` (default: all 1024 slots) as `proxy` must see them. */
   /** The big keys the proxies hold for this migrating slot, if any. */
   #addHeld(s: SlotSpec): void {
     const h = this.snapshot.held?.get(s.id);
@@ -203,6 +202,7 @@ export class Context {
     if (h && h.moving.length > 0) s.movingKeys = [...h.moving];
   }
 
+  /** Specs of `mappings` (default: all 1024 slots) as `proxy` must see them. */
   slotSpecs(mappings: readonly SlotMapping[] = this.snapshot.slots, proxy?: StoredProxy): SlotSpec[] {
     return mappings.map((m) => this.slotSpec(m, proxy));
   }

@@ -116,9 +116,8 @@ export class ScanMover {
   #current: { big: BigKey; slot: number; copied: number; startedAt: number } | null = null;
   /** Adaptive pacing: the batch size each source ended its last pass with. */
   readonly #adaptive = new Map<string, number>();
-  /** Big keys moved in pieces since the dashboard started, and the elements they carried. */
+  /** Big keys moved in pieces since the dashboard started. */
   bigKeysMoved = 0;
-  bigElementsMoved = 0;
   #rate = { keys: 0, since: performance.now(), perSecond: 0 };
 
   constructor(host: MoverHost) {
@@ -171,15 +170,7 @@ export class ScanMover {
 
   /** Moves every key of the slots; resolves when none of their keys is left on the sources. */
   async move(moves: readonly SlotMove[]): Promise<void> {
-    const bySource = new Map<string, SlotMove[]>();
-    for (const m of moves) {
-      if (!m.from) continue; // an offline slot has no keys anywhere
-      if (m.from === m.to) continue;
-      const list = bySource.get(m.from) ?? [];
-      list.push(m);
-      bySource.set(m.from, list);
-    }
-    await Promise.all([...bySource.entries()].map(([from, list]) => this.#moveFrom(from, list)));
+    await Promise.all([...bySource(moves)].map(([from, list]) => this.#moveFrom(from, list)));
   }
 
   /**
@@ -192,15 +183,12 @@ export class ScanMover {
   async findBig(moves: readonly SlotMove[]): Promise<void> {
     if (this.#host.settings.migrationMethod === "sync") return;
     const now = performance.now();
-    const bySource = new Map<string, SlotMove[]>();
-    for (const m of moves) {
-      if (!m.from || m.from === m.to) continue;
-      // Found by an earlier batch's scan (which looks at every pending slot of the source).
+    // Slots an earlier batch's look (which covers every pending slot of a source) has seen lately are skipped.
+    const fresh = (m: SlotMove) => {
       const at = this.#scannedAt.get(m.slot);
-      if (this.#big.has(m.slot) && at !== undefined && now - at < BIG_SCAN_TTL_MS) continue;
-      bySource.set(m.from, [...(bySource.get(m.from) ?? []), m]);
-    }
-    await Promise.all([...bySource.entries()].map(async ([from, list]) => {
+      return this.#big.has(m.slot) && at !== undefined && now - at < BIG_SCAN_TTL_MS;
+    };
+    await Promise.all([...bySource(moves.filter((m) => !fresh(m)))].map(async ([from, list]) => {
       const slots = new Set(list.map((m) => m.slot));
       for (const slot of slots) {
         this.#big.set(slot, []);
@@ -258,7 +246,7 @@ export class ScanMover {
   /** Moves the big keys of `moves` in pieces (after finding them, when no one did), releasing each. */
   async #moveBig(source: RedisClient, from: string, moves: SlotMove[]): Promise<void> {
     const host = this.#host;
-    const unknown = host.settings.migrationMethod === "sync" ? [] : moves.filter((m) => !this.#big.has(m.slot));
+    const unknown = moves.filter((m) => !this.#big.has(m.slot));
     if (unknown.length > 0) {
       // A migration resumed by a restarted dashboard: find them now, and hold them everywhere.
       await this.findBig(unknown);
@@ -308,7 +296,6 @@ export class ScanMover {
           );
           if (r.moved) {
             this.bigKeysMoved++;
-            this.bigElementsMoved += r.elements;
             this.totalMoved++;
             this.#rate.keys++;
             const p = this.#progress.get(m.slot);
@@ -485,6 +472,18 @@ export class ScanMover {
     this.totalMoved += keys.length;
     this.#rate.keys += keys.length;
   }
+}
+
+/** The slots that have keys to move (a source other than the target), by source master. */
+function bySource(moves: readonly SlotMove[]): Map<string, SlotMove[]> {
+  const out = new Map<string, SlotMove[]>();
+  for (const m of moves) {
+    if (!m.from || m.from === m.to) continue; // an offline slot has no keys anywhere
+    const list = out.get(m.from);
+    if (list === undefined) out.set(m.from, [m]);
+    else list.push(m);
+  }
+  return out;
 }
 
 /** Keys in every database, from INFO keyspace. */

@@ -177,6 +177,8 @@ export class SlotActionScheduler implements MoverHost {
   /** Where each slot's keys go. */
   #moves(mappings: readonly SlotMapping[]): SlotMove[] {
     const ctx = this.#t.ctx();
+    const owned = new Map<number, number>();
+    for (const x of ctx.snapshot.slots) owned.set(x.groupId, (owned.get(x.groupId) ?? 0) + 1);
     return mappings.map((m) => {
       const ends = ctx.migrationEnds(m);
       return {
@@ -185,7 +187,7 @@ export class SlotActionScheduler implements MoverHost {
         to: ends.to,
         fromGroup: m.groupId,
         toGroup: m.action.targetId,
-        sourceSlots: ctx.snapshot.slots.filter((x) => x.groupId === m.groupId).length,
+        sourceSlots: owned.get(m.groupId) ?? 0,
       };
     });
   }

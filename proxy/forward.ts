@@ -61,6 +61,11 @@ export class MigrationForwarder {
   /** MIGRATEs this proxy ran to move keys it was asked for, and the keys they carried. */
   migrates = 0;
   migratedKeys = 0;
+  /**
+   * Slots of the table with big keys moving in pieces ({@linkcode Slot.held}), kept by the router's
+   * fills: while it is 0, no request looks its keys up in those sets.
+   */
+  heldSlots = 0;
 
   /** `slots` is the router's table; `auth` the password of the target servers (`product_auth`). */
   constructor(slots: readonly Slot[], auth: string) {
@@ -76,42 +81,40 @@ export class MigrationForwarder {
    */
   forward(routed: Routed, slot: Slot, bytes: Uint8Array, keys: Uint8Array[], readOnly: boolean): void {
     const single = readOnly && keys.length === 1 && slotOf(keys[0]) === slot.id;
-    if (!single && slot.held !== null) {
-      let big = 0;
-      let first: Slot | null = null;
-      let moving: Slot | null = null;
-      for (const key of keys) {
-        const s = this.#slots[slotOf(key)];
-        const k = s.held === null ? "" : latin1(key);
-        if (s.held === null || !s.held.has(k)) continue;
-        big++;
-        first ??= s;
-        if (s.moving !== null && s.moving.has(k)) moving ??= s;
-      }
-      if (big > 0 && (moving !== null || big < keys.length)) {
+    if (!single) {
+      const held = this.#held(keys);
+      if (held !== null && (held.moving !== null || held.count < keys.length)) {
         // Resumed at each fill of that slot; goes on once the key is no longer held there.
-        (moving ?? first!).waiters.push({ routed, bytes, readOnly, since: performance.now(), keys });
+        (held.moving ?? held.first).waiters.push({ routed, bytes, readOnly, since: performance.now(), keys });
         return;
       }
-      if (big > 0) {
-        // Only big keys not being copied yet: they are whole on the source.
-        holdSlot(routed, slot);
-        slot.migrateFrom!.conn(routed.db, routed.seed).send(routed, bytes, 0, bytes.length);
-        return;
-      }
+      holdSlot(routed, slot);
+      // Only big keys not being copied yet: they are whole on the source.
+      if (held !== null) slot.migrateFrom!.conn(routed.db, routed.seed).send(routed, bytes, 0, bytes.length);
+      else this.#migrateThenSend(routed, slot, bytes, keys);
+      return;
     }
     holdSlot(routed, slot);
-    if (single) this.#read(routed, slot, bytes, keys[0]);
-    else this.#migrateThenSend(routed, slot, bytes, keys);
+    this.#read(routed, slot, bytes, keys[0]);
   }
 
-  /** The slot of the first of `keys` that the dashboard moves in pieces, or null. */
-  #heldSlot(keys: Uint8Array[]): Slot | null {
+  /**
+   * Which of `keys` the dashboard moves in pieces: how many, the slot of the first, and the slot
+   * of the first being copied now; null when none (at once while no slot has any).
+   */
+  #held(keys: Uint8Array[]): { count: number; first: Slot; moving: Slot | null } | null {
+    if (this.heldSlots === 0) return null;
+    let out: { count: number; first: Slot; moving: Slot | null } | null = null;
     for (const key of keys) {
       const s = this.#slots[slotOf(key)];
-      if (s.held !== null && s.held.has(latin1(key))) return s;
+      if (s.held === null) continue;
+      const k = latin1(key);
+      if (!s.held.has(k)) continue;
+      out ??= { count: 0, first: s, moving: null };
+      out.count++;
+      if (s.moving !== null && s.moving.has(k)) out.moving ??= s;
     }
-    return null;
+    return out;
   }
 
   /**
@@ -135,7 +138,7 @@ export class MigrationForwarder {
           const after = execExistsPrefix(buf, start, end);
           if (after > 0) routed.onReply(buf, after, end);
           else if (after === 0) target.conn(routed.db, routed.seed).send(routed, bytes, 0, bytes.length);
-          else if (this.#heldSlot([key]) !== null) routed.reject(HELD_REASON);
+          else if (this.#held([key]) !== null) routed.reject(HELD_REASON);
           else this.#migrateThenSend(routed, slot, bytes, [key]);
         },
         onFailure: (reason: string) =>
@@ -154,7 +157,7 @@ export class MigrationForwarder {
    */
   #migrateThenSend(routed: Routed, slot: Slot, bytes: Uint8Array, keys: Uint8Array[]): void {
     const target = slot.master!;
-    this.moveKeys(routed, keys, () => target.conn(routed.db, routed.seed).send(routed, bytes, 0, bytes.length));
+    this.#move(routed, keys, () => target.conn(routed.db, routed.seed).send(routed, bytes, 0, bytes.length));
   }
 
   /**
@@ -163,10 +166,13 @@ export class MigrationForwarder {
    * slot it moves keys of (the caller releases them once done).
    */
   moveKeys(routed: Routed, keys: Uint8Array[], then: () => void): void {
-    if (this.#heldSlot(keys) !== null) {
-      routed.reject(HELD_REASON);
-      return;
-    }
+    // A caller that cannot wait (a blocking command) fails on a key moving in pieces.
+    if (this.#held(keys) !== null) routed.reject(HELD_REASON);
+    else this.#move(routed, keys, then);
+  }
+
+  /** {@linkcode moveKeys} for keys known not to be moving in pieces. */
+  #move(routed: Routed, keys: Uint8Array[], then: () => void): void {
     const moves = new Map<string, { from: BackendServer; to: string; keys: Uint8Array[] }>();
     for (const key of keys) {
       const s = this.#slots[slotOf(key)];

@@ -129,10 +129,12 @@ export class Router {
       ? []
       : spec.replicaGroups.map((group) => group.map((addr) => this.replica.retain(addr)));
     slot.filledReplicaGroups = spec.replicaGroups;
-    // atob gives the bytes as a latin1 string, the form keyString makes of a request's key.
+    // atob gives the bytes as a latin1 string, the form `latin1` makes of a request's key.
+    const held = slot.held !== null;
     slot.held = slot.migrateFrom !== null && spec.heldKeys && spec.heldKeys.length > 0
       ? new Set(spec.heldKeys.map((k) => atob(k)))
       : null;
+    if (held !== (slot.held !== null)) this.forwarder.heldSlots += held ? -1 : 1;
     slot.moving = slot.held !== null && spec.movingKeys && spec.movingKeys.length > 0
       ? new Set(spec.movingKeys.map((k) => atob(k)))
       : null;
