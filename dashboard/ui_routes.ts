@@ -7,7 +7,6 @@
  */
 
 import type { Context, Hono } from "hono";
-import { jsonResponse } from "../utils/http.ts";
 import { UI_ASSETS } from "./ui_assets.ts";
 
 const TYPES: Record<string, string> = {
@@ -51,14 +50,12 @@ export function addUiRoutes(
   app: Hono,
   options: { assetsDir: string | null; root: (c: Context) => boolean; otherAssets?: boolean },
 ): void {
-  const notFound = () => jsonResponse({ Cause: "not found" }, 404);
+  const dir = options.assetsDir;
   app.get("/", async (c, next) => {
     if (!options.root(c)) return await next();
-    return await asset("index.html", options.assetsDir) ?? notFound();
+    return await asset("index.html", dir) ?? c.notFound();
   });
-  app.get("/ui/*", async (c) => await asset(new URL(c.req.url).pathname.slice(1), options.assetsDir) ?? notFound());
-  if (options.otherAssets && options.assetsDir !== null) {
-    // An assets directory may hold more files (Codis's own FE has several): serve them too.
-    app.get("*", async (c) => await asset(new URL(c.req.url).pathname.slice(1), options.assetsDir) ?? notFound());
-  }
+  // An assets directory may hold more files (Codis's own FE has several): then every path is one.
+  const files = options.otherAssets && dir !== null ? "*" : "/ui/*";
+  app.get(files, async (c) => await asset(new URL(c.req.url).pathname.slice(1), dir) ?? c.notFound());
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { GroupJson, Overview, ProxyProbe, ProxyStats, ServerProbe, SlotJson } from "./types.ts";
+import type { GroupJson, Overview, ProxyProbe, ServerProbe, SlotJson } from "./types.ts";
 
 /** Keys per database from INFO's keyspace lines (`db0: keys=…,expires=…`). */
 export function keysPerDb(info: Record<string, string> | undefined): { db: number; keys: number }[] {
@@ -20,8 +20,6 @@ export function keysPerDb(info: Record<string, string> | undefined): { db: numbe
 }
 
 export interface ServerView {
-  addr: string;
-  index: number;
   /** "master", "slave", or null while unreachable. */
   role: string | null;
   /** `NO:ONE` for a master, `host:port:up|down` for a replica. */
@@ -65,8 +63,6 @@ export function serverView(o: Overview, g: GroupJson, index: number): ServerView
   }
   const num = (v: string | undefined) => v === undefined ? null : Number(v);
   return {
-    addr: s.server,
-    index,
     role,
     link,
     linkExpected,
@@ -86,7 +82,7 @@ export function proxyStatus(probe: ProxyProbe | undefined): { status: ProxyStatu
   if (!probe) return { status: "PENDING", cause: "not probed yet" };
   if (probe.timeout) return { status: "TIMEOUT" };
   if (probe.error) return { status: "ERROR", cause: probe.error.Cause };
-  const s = probe.stats as ProxyStats | undefined;
+  const s = probe.stats;
   if (!s?.online || s.closed) return { status: "PENDING", cause: s?.closed ? "closed" : "not online" };
   return { status: "HEALTHY" };
 }
@@ -107,11 +103,6 @@ export function ranges<T extends { id: number }>(slots: T[], of: (s: T) => numbe
     else out.push({ beg: s.id, end: s.id, gid });
   }
   return out;
-}
-
-/** The group a slot's clients are served by now (its source while it migrates). */
-export function slotGroup(s: SlotJson): number {
-  return s.group_id ?? 0;
 }
 
 export function isMigrating(s: SlotJson): boolean {
@@ -135,7 +126,7 @@ export function totals(o: Overview): Totals {
   let qps = 0, sessions = 0, healthyProxies = 0;
   for (const p of o.stats.proxy.models) {
     const probe = o.stats.proxy.stats[p.token];
-    const s = probe?.stats as ProxyStats | undefined;
+    const s = probe?.stats;
     if (s) {
       qps += s.ops.qps;
       sessions += s.sessions.alive;

@@ -201,7 +201,7 @@ async function pollOnce(): Promise<void> {
 }
 
 /** Σ calls and Σ µs over a proxy's commands. */
-function totals(s: ProxyStats | undefined): { calls: number; usecs: number } | null {
+function callTotals(s: ProxyStats | undefined): { calls: number; usecs: number } | null {
   if (!s?.ops?.cmd) return null;
   let calls = 0, usecs = 0;
   for (const c of s.ops.cmd) {
@@ -220,11 +220,11 @@ function addSample(o: Overview): void {
   let totalQps = 0, dCalls = 0, dUsecs = 0;
   const next: typeof previous = {};
   for (const [token, probe] of Object.entries(o.stats.proxy.stats)) {
-    const s = probe.stats as ProxyStats | undefined;
+    const s = probe.stats;
     if (!s) continue;
     qps[token] = s.ops.qps;
     totalQps += s.ops.qps;
-    const t = totals(s);
+    const t = callTotals(s);
     if (t === null) continue;
     next[token] = t;
     const p = previous[token];
@@ -258,8 +258,8 @@ function noteEvents(before: Overview | null, after: Overview): void {
     }
   }
   for (const [token, probe] of Object.entries(after.stats.proxy.stats)) {
-    const s = probe.stats as ProxyStats | undefined;
-    const b = before.stats.proxy.stats[token]?.stats as ProxyStats | undefined;
+    const s = probe.stats;
+    const b = before.stats.proxy.stats[token]?.stats;
     if (s?.sentinels?.switched && b && !b.sentinels?.switched) {
       const p = after.stats.proxy.models.find((m) => m.token === token);
       found.push({ time, text: `proxy ${p?.proxy_addr ?? token} switched its slots to the sentinels' masters` });

@@ -10,7 +10,7 @@ import { Badge, Button, Card, Empty, fmtInt, InlineForm } from "../components.ts
 import { html } from "../html.ts";
 import { proxyStatus } from "../model.ts";
 import { act } from "../state.ts";
-import type { Overview, ProxyStats } from "../types.ts";
+import type { Overview } from "../types.ts";
 
 const STATUS_KIND = { HEALTHY: "ok", PENDING: "warn", TIMEOUT: "bad", ERROR: "bad" } as const;
 
@@ -53,7 +53,7 @@ export function ProxiesPage(props: { o: Overview }) {
                 </thead>
                 <tbody>${proxies.map((p) => {
                   const probe = o.stats.proxy.stats[p.token];
-                  const s = probe?.stats as ProxyStats | undefined;
+                  const s = probe?.stats;
                   const st = proxyStatus(probe);
                   return html`
                     <tr key=${p.token} data-proxy=${p.proxy_addr}>
