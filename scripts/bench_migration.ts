@@ -277,9 +277,8 @@ function crc16(s: string): number {
   return crc;
 }
 
-async function redisCluster(): Promise<
-  MoveResult
-> {
+/** A two-master Redis Cluster on new servers: `a` owns hash slots 0-8191, `b` 8192-16383. */
+async function twoMasterCluster(): Promise<{ a: number; b: number }> {
   const a = await redisServer(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
   const b = await redisServer(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
   await call(a, "CLUSTER", "ADDSLOTSRANGE", 0, 8191);
@@ -290,6 +289,11 @@ async function redisCluster(): Promise<
     const ib = String(await call(b, "CLUSTER", "INFO"));
     return ia.includes("cluster_state:ok") && ib.includes("cluster_state:ok") && ia.includes("cluster_known_nodes:2");
   }, "the cluster to form");
+  return { a, b };
+}
+
+async function redisCluster(): Promise<MoveResult> {
+  const { a, b } = await twoMasterCluster();
   const idA = String(await call(a, "CLUSTER", "MYID"));
   const idB = String(await call(b, "CLUSTER", "MYID"));
   console.log(`redis cluster: loading ${KEYS} keys in hash slots 0-8191 of one master …`);
@@ -352,16 +356,7 @@ function slotZeroTag(): string {
 
 /** Moves the slot of `fill`'s key (slot 0) from one master of a new two-master Redis Cluster to the other. */
 async function reshardBigKey(fill: (port: number, key: string) => Promise<void>): Promise<BigKeyRow["reshard"]> {
-  const a = await redisServer(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
-  const b = await redisServer(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
-  await call(a, "CLUSTER", "ADDSLOTSRANGE", 0, 8191);
-  await call(b, "CLUSTER", "ADDSLOTSRANGE", 8192, 16383);
-  await call(a, "CLUSTER", "MEET", "127.0.0.1", b);
-  await waitFor(async () => {
-    const ia = String(await call(a, "CLUSTER", "INFO"));
-    const ib = String(await call(b, "CLUSTER", "INFO"));
-    return ia.includes("cluster_state:ok") && ib.includes("cluster_state:ok") && ia.includes("cluster_known_nodes:2");
-  }, "the cluster to form");
+  const { a, b } = await twoMasterCluster();
   const key = `{${slotZeroTag()}}big`;
   await fill(a, key);
   const idA = String(await call(a, "CLUSTER", "MYID"));

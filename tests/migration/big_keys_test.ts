@@ -11,7 +11,8 @@ import { findBigKeys, transferBigKey, transferKeyName } from "../../dashboard/bi
 import { RedisClient } from "../../redis/redis_client.ts";
 import { slotOfString } from "../../redis/slot_hash.ts";
 import { fromUtf8, utf8 } from "../../utils/bytes.ts";
-import { adminOk, DashboardProcess, ProxyProcess } from "../_support/programs.ts";
+import { type MigrationCluster, slotStatesList, startMigrationCluster } from "../_support/migration_cluster.ts";
+import { adminOk, ProxyProcess } from "../_support/programs.ts";
 import { RedisServer, waitFor } from "../_support/servers.ts";
 
 const LIMITS = { maxBulks: 200, maxBytes: 32 * 1024 * 1024 };
@@ -100,57 +101,12 @@ Deno.test("big keys: each chunked type copied exactly with its expiry; an expiri
   }
 });
 
-interface Cluster {
-  dir: string;
-  masters: RedisServer[];
-  dashboard: DashboardProcess;
-  proxies: ProxyProcess[];
-  d: string;
-  product: string;
-  store: string;
-}
-
 // Adaptive pacing on too: the small keys of the slot move with it.
 const CONFIG = { migration_async_maxbulks: 100, migration_latency_bound: "1ms" };
 
-async function startCluster(
-  product: string,
-  config: Record<string, string | number | boolean> = CONFIG,
-): Promise<Cluster> {
-  const dir = await Deno.makeTempDir({ prefix: "codis-bigkeys-" });
-  const masters = [await RedisServer.start(), await RedisServer.start()];
-  const store = `${dir}/store`;
-  const dashboard = await DashboardProcess.start(dir, {
-    coordinator: "filesystem",
-    coordinatorAddr: store,
-    product,
-    config,
-  });
-  const d = `--dashboard=${dashboard.addr}`;
-  const proxies = [
-    await ProxyProcess.start(dir, { product, online: [d] }),
-    await ProxyProcess.start(dir, { product, online: [d] }),
-  ];
-  await Promise.all(proxies.map((p) => p.waitOnline()));
-  await adminOk(d, "--create-group", "--gid=1");
-  await adminOk(d, "--create-group", "--gid=2");
-  await adminOk(d, "--group-add", "--gid=1", `--addr=${masters[0].addr}`);
-  await adminOk(d, "--group-add", "--gid=2", `--addr=${masters[1].addr}`);
-  await adminOk(d, "--slots-assign", "--beg=0", "--end=1023", "--gid=1", "--confirm");
-  return { dir, masters, dashboard, proxies, d, product, store };
-}
-
-async function stopCluster(c: Cluster): Promise<void> {
-  await Promise.all(c.proxies.map((p) => p.kill("SIGKILL")));
-  await c.dashboard.kill("SIGKILL");
-  await Promise.all(c.masters.map((m) => m.stop()));
-  await Deno.remove(c.dir, { recursive: true }).catch(() => {});
-}
-
-async function slotGroup(c: Cluster, slot: number): Promise<string> {
-  const stats = await c.dashboard.stats() as { slots: { id: number; group_id: number; action: { state?: string } }[] };
-  const s = stats.slots[slot];
-  return `${s.group_id}:${s.action.state ?? ""}`;
+/** The slot's `group:state`. */
+async function slotGroup(c: MigrationCluster, slot: number): Promise<string> {
+  return (await slotStatesList(c))[slot];
 }
 
 /** Keys on a server whose name starts with the transfer prefix. */
@@ -169,7 +125,7 @@ const TYPES = ["hash", "set", "zset", "list"] as const;
 const N = 30_000;
 
 Deno.test("big keys: a slot of big keys migrates under writes through two proxies; every write kept", async () => {
-  const c = await startCluster("bigkeys");
+  const c = await startMigrationCluster("bigkeys", CONFIG);
   try {
     const loader = await RedisClient.connect(c.proxies[0].addr);
     for (const type of TYPES) await fill(loader, type, `${TAG}${type}`, N);
@@ -244,12 +200,12 @@ Deno.test("big keys: a slot of big keys migrates under writes through two proxie
     console.log(`acknowledged writes: ${acked.hash.length + acked.set.length + acked.zset.length + acked.list.length}`);
     for (const type of TYPES) assert.match(log, new RegExp(`big key \\{big\\}${type} \\(${type}, db 0\\) moved`));
   } finally {
-    await stopCluster(c);
+    await c.stop();
   }
 });
 
 Deno.test("big keys: the dashboard SIGKILLed mid-transfer, restarted with --remove-lock: key intact, no temporary key", async () => {
-  const c = await startCluster("bigkeys-kill");
+  const c = await startMigrationCluster("bigkeys-kill", CONFIG);
   try {
     const loader = await RedisClient.connect(c.proxies[0].addr);
     await fill(loader, "hash", `${TAG}hash`, 100_000);
@@ -277,14 +233,8 @@ Deno.test("big keys: the dashboard SIGKILLed mid-transfer, restarted with --remo
       const reader = await RedisClient.connect(c.proxies[1].addr);
       assert.equal(await reader.call("HGET", `${TAG}hash`, "f99999"), "v99999");
       await reader.close();
-      c.dashboard = await DashboardProcess.start(c.dir, {
-        coordinator: "filesystem",
-        coordinatorAddr: c.store,
-        product: c.product,
-        config: CONFIG,
-        extra: ["--remove-lock"],
-      });
-      await adminOk(`--dashboard=${c.dashboard.addr}`, "--slot-action", "--interval=0");
+      await c.restartDashboard();
+      await adminOk(c.d, "--slot-action", "--interval=0");
       await waitFor(async () => await slotGroup(c, SLOT) === "2:", {
         timeoutMs: 180_000,
         intervalMs: 200,
@@ -299,12 +249,12 @@ Deno.test("big keys: the dashboard SIGKILLed mid-transfer, restarted with --remo
       await target.close();
     }
   } finally {
-    await stopCluster(c);
+    await c.stop();
   }
 });
 
 Deno.test("big keys: a proxy SIGKILLed mid-transfer: the next key's hold rolls back, and all completes once it is back", async () => {
-  const c = await startCluster("bigkeys-proxy");
+  const c = await startMigrationCluster("bigkeys-proxy", CONFIG);
   try {
     const loader = await RedisClient.connect(c.proxies[0].addr);
     for (const type of ["hash", "set"] as const) await fill(loader, type, `${TAG}${type}`, 60_000);
@@ -363,12 +313,12 @@ Deno.test("big keys: a proxy SIGKILLed mid-transfer: the next key's hold rolls b
       await target.close();
     }
   } finally {
-    await stopCluster(c);
+    await c.stop();
   }
 });
 
 Deno.test('big keys: with migration_method = "sync" every key moves with MIGRATE, as Codis\'s sync method', async () => {
-  const c = await startCluster("bigkeys-sync", { ...CONFIG, migration_method: "sync" });
+  const c = await startMigrationCluster("bigkeys-sync", { ...CONFIG, migration_method: "sync" });
   try {
     const loader = await RedisClient.connect(c.proxies[0].addr);
     await fill(loader, "hash", `${TAG}hash`, 5_000);
@@ -389,6 +339,6 @@ Deno.test('big keys: with migration_method = "sync" every key moves with MIGRATE
     const log = await Deno.readTextFile(c.dashboard.logPath);
     assert.doesNotMatch(log, /big key/, "nothing moved in pieces");
   } finally {
-    await stopCluster(c);
+    await c.stop();
   }
 });

@@ -12,7 +12,8 @@
 import assert from "node:assert/strict";
 import { RedisClient } from "../../redis/redis_client.ts";
 import { RespError } from "../../redis/resp_value.ts";
-import { admin, adminOk, DashboardProcess, ProxyProcess } from "../_support/programs.ts";
+import { type MigrationCluster, slotStates, startMigrationCluster } from "../_support/migration_cluster.ts";
+import { admin, adminOk, ProxyProcess } from "../_support/programs.ts";
 import { RedisServer, waitFor } from "../_support/servers.ts";
 
 const KEYS = 100_000;
@@ -245,60 +246,7 @@ async function verify(proxyAddr: string, model: Model): Promise<void> {
   }
 }
 
-interface Cluster {
-  dir: string;
-  masters: RedisServer[];
-  dashboard: DashboardProcess;
-  proxies: ProxyProcess[];
-  d: string;
-  stop(): Promise<void>;
-}
-
-async function startCluster(product: string): Promise<Cluster> {
-  const dir = await Deno.makeTempDir({ prefix: "codis-reshard-" });
-  const masters = [await RedisServer.start(), await RedisServer.start()];
-  const store = `${dir}/store`;
-  const dashboard = await DashboardProcess.start(dir, { coordinator: "filesystem", coordinatorAddr: store, product });
-  const d = `--dashboard=${dashboard.addr}`;
-  const proxies = [
-    await ProxyProcess.start(dir, { product, online: [d] }),
-    await ProxyProcess.start(dir, { product, online: [d] }),
-  ];
-  await Promise.all(proxies.map((p) => p.waitOnline()));
-  await adminOk(d, "--create-group", "--gid=1");
-  await adminOk(d, "--create-group", "--gid=2");
-  await adminOk(d, "--group-add", "--gid=1", `--addr=${masters[0].addr}`);
-  await adminOk(d, "--group-add", "--gid=2", `--addr=${masters[1].addr}`);
-  await adminOk(d, "--slots-assign", "--beg=0", "--end=1023", "--gid=1", "--confirm");
-  await adminOk(d, "--resync-group", "--all");
-  const cluster: Cluster = {
-    dir,
-    masters,
-    dashboard,
-    proxies,
-    d,
-    async stop() {
-      await Promise.all(cluster.proxies.map((p) => p.kill("SIGKILL")));
-      await cluster.dashboard.kill("SIGKILL");
-      await Promise.all(masters.map((m) => m.stop()));
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-  return cluster;
-}
-
-/** Slots by (group, action state), from the dashboard. */
-async function slotStates(c: Cluster): Promise<Map<string, number>> {
-  const stats = await c.dashboard.stats() as { slots: { group_id: number; action: { state?: string } }[] };
-  const out = new Map<string, number>();
-  for (const s of stats.slots) {
-    const k = `${s.group_id}:${s.action.state ?? ""}`;
-    out.set(k, (out.get(k) ?? 0) + 1);
-  }
-  return out;
-}
-
-async function allSlotsIn(c: Cluster, gid: number, timeoutMs = 300_000): Promise<void> {
+async function allSlotsIn(c: MigrationCluster, gid: number, timeoutMs = 300_000): Promise<void> {
   await waitFor(async () => (await slotStates(c)).get(`${gid}:`) === 1024, {
     timeoutMs,
     intervalMs: 250,
@@ -344,7 +292,7 @@ async function withLoad(
   return counts.ops;
 }
 
-function logsOnFailure(c: Cluster) {
+function logsOnFailure(c: MigrationCluster) {
   return async (e: unknown) => {
     for (const p of [c.dashboard, ...c.proxies]) {
       console.error(`--- ${p.name} log (tail) ---\n${(await p.log()).slice(-4000)}`);
@@ -354,7 +302,7 @@ function logsOnFailure(c: Cluster) {
 }
 
 Deno.test("reshard under load through two proxies: every slot to group 2 and back, model-checked", async () => {
-  const c = await startCluster("reshard");
+  const c = await startMigrationCluster("reshard");
   try {
     const model = new Model();
     await preload(c.proxies[0].addr, model);
@@ -401,7 +349,7 @@ Deno.test("reshard under load through two proxies: every slot to group 2 and bac
 });
 
 Deno.test("reshard with the dashboard killed and restarted mid-migration: it resumes; model-checked", async () => {
-  const c = await startCluster("reshard-restart");
+  const c = await startMigrationCluster("reshard-restart");
   try {
     const model = new Model();
     await preload(c.proxies[1].addr, model);
@@ -414,13 +362,7 @@ Deno.test("reshard with the dashboard killed and restarted mid-migration: it res
       });
       await c.dashboard.kill("SIGKILL");
       // The lock stays behind a killed dashboard: a new one needs --remove-lock.
-      c.dashboard = await DashboardProcess.start(c.dir, {
-        coordinator: "filesystem",
-        coordinatorAddr: `${c.dir}/store`,
-        product: "reshard-restart",
-        extra: ["--remove-lock"],
-      });
-      c.d = `--dashboard=${c.dashboard.addr}`;
+      await c.restartDashboard();
       await allSlotsIn(c, 2);
     });
     assert.equal(await dbsize(c.masters[0]), 0, "nothing left on group 1");
@@ -433,7 +375,7 @@ Deno.test("reshard with the dashboard killed and restarted mid-migration: it res
 });
 
 Deno.test("a proxy killed while slots are prepared: rolled back, then completed once it is back", async () => {
-  const c = await startCluster("reshard-proxy");
+  const c = await startMigrationCluster("reshard-proxy");
   try {
     const model = new Model();
     await preload(c.proxies[0].addr, model);
