@@ -277,6 +277,35 @@ function crc16(s: string): number {
   return crc;
 }
 
+/** `redis-cli --cluster reshard` of `slots` hash slots from master `a` to master `b`. */
+async function reshard(
+  a: number,
+  b: number,
+  slots: number,
+  extra: string[],
+): Promise<{ code: number; stderr: string }> {
+  const idA = String(await call(a, "CLUSTER", "MYID"));
+  const idB = String(await call(b, "CLUSTER", "MYID"));
+  const out = await new Deno.Command("redis-cli", {
+    args: [
+      "--cluster",
+      "reshard",
+      `127.0.0.1:${a}`,
+      "--cluster-from",
+      idA,
+      "--cluster-to",
+      idB,
+      "--cluster-slots",
+      String(slots),
+      "--cluster-yes",
+      ...extra,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
 /** A two-master Redis Cluster on new servers: `a` owns hash slots 0-8191, `b` 8192-16383. */
 async function twoMasterCluster(): Promise<{ a: number; b: number }> {
   const a = await redisServer(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
@@ -294,8 +323,6 @@ async function twoMasterCluster(): Promise<{ a: number; b: number }> {
 
 async function redisCluster(): Promise<MoveResult> {
   const { a, b } = await twoMasterCluster();
-  const idA = String(await call(a, "CLUSTER", "MYID"));
-  const idB = String(await call(b, "CLUSTER", "MYID"));
   console.log(`redis cluster: loading ${KEYS} keys in hash slots 0-8191 of one master …`);
   const range = await load(a, KEYS, (k) => crc16(k) % 16384 < 8192);
   const before: { p50: number; p99: number }[] = [];
@@ -307,31 +334,14 @@ async function redisCluster(): Promise<MoveResult> {
   const gets = (async () => {
     while (resharding) during.push(await getLatency(a, range, true));
   })();
-  const out = await new Deno.Command("redis-cli", {
-    args: [
-      "--cluster",
-      "reshard",
-      `127.0.0.1:${a}`,
-      "--cluster-from",
-      idA,
-      "--cluster-to",
-      idB,
-      "--cluster-slots",
-      "8192",
-      "--cluster-yes",
-      "--cluster-pipeline",
-      String(BATCH),
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
+  const out = await reshard(a, b, 8192, ["--cluster-pipeline", String(BATCH)]);
   const seconds = (performance.now() - started) / 1000;
   resharding = false;
   await gets;
   console.log(
     `redis cluster p99 before ${before.map((r) => r.p99).join(" ")}; during ${during.map((r) => r.p99).join(" ")}`,
   );
-  if (out.code !== 0) throw new Error(`redis-cli --cluster reshard failed: ${new TextDecoder().decode(out.stderr)}`);
+  if (out.code !== 0) throw new Error(`redis-cli --cluster reshard failed: ${out.stderr}`);
   const moved = await call(b, "DBSIZE") as number;
   if (moved !== KEYS) throw new Error(`reshard moved ${moved} keys, not ${KEYS}`);
   return { keysPerSecond: KEYS / seconds, seconds, before: medians(before), during: medians(during) };
@@ -359,28 +369,9 @@ async function reshardBigKey(fill: (port: number, key: string) => Promise<void>)
   const { a, b } = await twoMasterCluster();
   const key = `{${slotZeroTag()}}big`;
   await fill(a, key);
-  const idA = String(await call(a, "CLUSTER", "MYID"));
-  const idB = String(await call(b, "CLUSTER", "MYID"));
   let code = 0;
   const r = await worstPings([a, b], async () => {
-    code = (await new Deno.Command("redis-cli", {
-      args: [
-        "--cluster",
-        "reshard",
-        `127.0.0.1:${a}`,
-        "--cluster-from",
-        idA,
-        "--cluster-to",
-        idB,
-        "--cluster-slots",
-        "1",
-        "--cluster-yes",
-        "--cluster-timeout",
-        "120000",
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).output()).code;
+    code = (await reshard(a, b, 1, ["--cluster-timeout", "120000"])).code;
   });
   if (code !== 0 || await call(b, "EXISTS", key) !== 1) throw new Error(`redis-cli --cluster reshard of ${key} failed`);
   return { ms: r.ms, sourceMaxMs: r.worst[0], targetMaxMs: r.worst[1] };
