@@ -274,7 +274,7 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
   }
 
   async #acceptLoop(): Promise<void> {
-    // Plain TCP connections get no-delay and keepalive here (TLS connections have no such calls).
+    // Plain TCP sessions set no-delay and keepalive when they need them (TLS connections have no such calls).
     const tcp = this.config.protoType !== "unix" && !this.config.proxyTlsCert;
     for (;;) {
       let conn: Deno.Conn;
@@ -286,12 +286,7 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
         await delay(ACCEPT_RETRY_MS);
         continue;
       }
-      if (tcp) {
-        const c = conn as Deno.TcpConn;
-        c.setNoDelay(true);
-        if (this.config.sessionKeepalivePeriod > 0) c.setKeepAlive(true);
-      }
-      const session = new Session(conn, this);
+      const session = new Session(conn, this, tcp);
       this.#sessions.add(session);
       this.stats.sessionsTotal++;
       this.stats.sessionsAlive++;

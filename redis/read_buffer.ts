@@ -14,6 +14,7 @@
 /** Most free full-size buffers the pool keeps per size. */
 const POOL_MAX = 64;
 const pools = new Map<number, Uint8Array[]>();
+const EMPTY = new Uint8Array(0);
 
 function take(size: number): Uint8Array {
   return pools.get(size)?.pop() ?? new Uint8Array(size);
@@ -40,7 +41,8 @@ export class ReadBuffer {
   /** `size`: the full size; `idleSize` (if smaller): the size of the buffer used while idle. */
   constructor(size: number, idleSize = 0) {
     this.#base = size;
-    this.#idle = idleSize > 0 && idleSize < size ? new Uint8Array(idleSize) : null;
+    // Idle buffers are pooled too: clients that connect per request would otherwise allocate one each.
+    this.#idle = idleSize > 0 && idleSize < size ? take(idleSize) : null;
     this.bytes = this.#idle ?? new Uint8Array(size);
   }
 
@@ -52,7 +54,7 @@ export class ReadBuffer {
     if (this.start === this.end) {
       this.start = this.end = 0;
       if (this.#idle !== null) this.#backToIdle();
-      else if (this.bytes.length > this.#base * 4) this.bytes = new Uint8Array(this.#base);
+      else if (this.bytes.length > this.#base * 4 || this.bytes.length === 0) this.bytes = new Uint8Array(this.#base);
     } else if (this.end === this.bytes.length) {
       if (this.bytes === this.#idle) {
         const full = take(this.#base);
@@ -73,12 +75,18 @@ export class ReadBuffer {
     return this.bytes.subarray(this.end);
   }
 
-  /** The connection is done: a pooled buffer goes back (no read may be pending on it). */
+  /**
+   * The connection is done: its pooled buffers go back (no read may be pending on them, and nothing
+   * may point into them). Used again, it reads into a full-size buffer of its own.
+   */
   release(): void {
-    if (this.#idle !== null) {
-      this.start = this.end = 0;
-      this.#backToIdle();
-    }
+    const idle = this.#idle;
+    if (idle === null) return;
+    this.start = this.end = 0;
+    this.#backToIdle();
+    giveBack(idle);
+    this.#idle = null;
+    this.bytes = EMPTY;
   }
 
   #backToIdle(): void {

@@ -83,6 +83,9 @@ function findLineEnd(buf: Uint8Array, from: number, end: number): number {
   return -1;
 }
 
+/** `inlineFrame` before any inline command (shared: a scanner per client session). */
+const NO_INLINE_FRAME = new Uint8Array(0);
+
 /**
  * Scans client requests: RESP arrays of bulk strings, and inline commands.
  *
@@ -100,7 +103,7 @@ export class RequestScanner {
   /** True when the last complete request was an inline command. */
   inline = false;
   /** The last inline command, encoded as a RESP array (valid until the next `scan`). */
-  inlineFrame: Uint8Array = new Uint8Array(0);
+  inlineFrame: Uint8Array = NO_INLINE_FRAME;
   /** Why the last `scan` returned {@linkcode PROTOCOL_ERROR}. */
   error = "";
 

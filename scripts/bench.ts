@@ -309,6 +309,7 @@ async function main(): Promise<void> {
       { name: "redis", port: redisPorts[0], pid: redisPids[0] },
       { name: "proxy", port: proxyPort, pid: proxy.pid },
       { name: "twemproxy", port: twemPort, pid: twemPid },
+      ...(baselinePort ? [{ name: "baseline", port: baselinePort, pid: baselinePid }] : []),
       { name: "minimal Deno server", port: floorPort, pid: floor.pid },
       { name: "minimal Deno forwarder", port: forwarderPort, pid: forwarder.pid },
     ], Math.min(ROUNDS, 3));

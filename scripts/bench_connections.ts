@@ -4,7 +4,8 @@
  * - idle connections: RSS of the target process before and after opening N connections (each
  *   sends one PING and reads its PONG, then stays open), per connection; the time to open them;
  *   and RSS 10 s after they all closed (memory given back?);
- * - a new connection per request: `redis-benchmark -c 20 -k 0 -t get` (connect, GET, close);
+ * - a new connection per request: `redis-benchmark -c 20 -k 0 -t get` (connect, GET, close), and
+ *   the target's CPU time per connection (less noisy than the rate on a shared machine);
  * - the latency one client sees: `redis-benchmark -c 1 -t get`, p50 and p99, and what each target
  *   adds to direct Redis.
  *
@@ -20,7 +21,22 @@ export interface ConnTarget {
   pid: number;
 }
 
+/** Requests (and connections) of the `-k 0` row. */
+const K0_REQUESTS = 20_000;
+
 const PING = new TextEncoder().encode("PING\r\n");
+
+/** CPU seconds the process has used (user + system). */
+function cpuSeconds(pid: number): number {
+  // /proc/<pid>/stat: the fields after the command's closing parenthesis; utime and stime are 14 and 15.
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+}
+
+const CLOCK_TICKS = Number(
+  new TextDecoder().decode(new Deno.Command("getconf", { args: ["CLK_TCK"] }).outputSync().stdout).trim(),
+) || 100;
 
 function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
@@ -78,8 +94,10 @@ export async function connectionRows(targets: ConnTarget[], rounds: number, idle
       add(t.name, "openMs", ms);
       add(t.name, "idleMiB", before / 1024);
       add(t.name, "afterMiB", after / 1024);
-      const k0 = await benchmark(t.port, ["-c", "20", "-k", "0", "-n", "20000"]);
+      const cpuBefore = cpuSeconds(t.pid);
+      const k0 = await benchmark(t.port, ["-c", "20", "-k", "0", "-n", String(K0_REQUESTS)]);
       add(t.name, "k0", k0.rps);
+      add(t.name, "k0CpuUs", (cpuSeconds(t.pid) - cpuBefore) * 1e6 / K0_REQUESTS);
       const c1 = await benchmark(t.port, ["-c", "1", "-n", "30000"]);
       add(t.name, "p50", c1.p50);
       add(t.name, "p99", c1.p99);
@@ -90,9 +108,9 @@ export async function connectionRows(targets: ConnTarget[], rounds: number, idle
   const direct = targets[0].name;
   console.log(`\nConnections (medians over ${rounds} rounds; ${fmt(idle)} idle connections, one PING each):`);
   console.log(
-    "| target | RSS per idle conn, first / later rounds | RSS idle → with them → 10 s after closing (first round) | time to open | GET -c20 -k0 req/s | GET -c1 p50 / p99 ms | added p50 / p99 ms |",
+    "| target | RSS per idle conn, first / later rounds | RSS idle → with them → 10 s after closing (first round) | time to open | GET -c20 -k0 req/s | its CPU µs per connection | GET -c1 p50 / p99 ms | added p50 / p99 ms |",
   );
-  console.log("|---|---:|---:|---:|---:|---:|---:|");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const t of targets) {
     const addedP50 = m(t.name, "p50") - m(direct, "p50");
     const addedP99 = m(t.name, "p99") - m(direct, "p99");
@@ -103,8 +121,10 @@ export async function connectionRows(targets: ConnTarget[], rounds: number, idle
       `| ${t.name} | ${fmt(per[0], 1)}${later} KiB | ${fmt(r[t.name].idleMiB[0], 1)} → ${
         fmt(r[t.name].idleMiB[0] + per[0] * idle / 1024, 1)
       } → ${fmt(r[t.name].afterMiB[0], 1)} MiB | ${fmt(m(t.name, "openMs") / 1000, 2)} s | ${fmt(m(t.name, "k0"))} | ${
-        fmt(m(t.name, "p50"), 3)
-      } / ${fmt(m(t.name, "p99"), 3)} | ${t.name === direct ? "–" : `${fmt(addedP50, 3)} / ${fmt(addedP99, 3)}`} |`,
+        fmt(m(t.name, "k0CpuUs"))
+      } | ${fmt(m(t.name, "p50"), 3)} / ${fmt(m(t.name, "p99"), 3)} | ${
+        t.name === direct ? "–" : `${fmt(addedP50, 3)} / ${fmt(addedP99, 3)}`
+      } |`,
     );
   }
 }

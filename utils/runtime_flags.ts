@@ -16,11 +16,25 @@
  * A 1 GB old generation is far above what a proxy or a dashboard keeps alive (buffers live outside
  * it), and no benchmark row got slower (`deno task bench --proxy-v8-flags=…`).
  *
+ * `--gc-memory-reducer-start-delay-ms=1000`: once a process goes quiet, V8's memory reducer collects
+ * and shrinks the heap after 1 s instead of 30 s. The objects of 5,000 closed sessions are garbage
+ * that nothing else collects while the proxy is idle; measured 10 s after they closed (proxy RSS,
+ * idle → with 5,000 connections → 10 s after):
+ *
+ * | flags | RSS | V8 heap total after |
+ * | --- | ---: | ---: |
+ * | without | 69.8 → 109.0 → 110.2 MiB | 38 MB |
+ * | with | 70.7 → 108.6 → 84.8 MiB | 11 MB |
+ *
+ * (`--memory-reducer-delay-ms` alone changes nothing.) The reducer only runs when allocation has
+ * slowed down, so a busy proxy is not affected.
+ *
  * @module
  */
 
 /** The value of `--v8-flags=` for every program. */
-export const PROGRAM_V8_FLAGS = "--max-semi-space-size=2,--max-old-space-size=1024";
+export const PROGRAM_V8_FLAGS =
+  "--max-semi-space-size=2,--max-old-space-size=1024,--gc-memory-reducer-start-delay-ms=1000";
 
 /** The `deno run` arguments that start the program whose entry point is `main` (a path). */
 export function programRunArgs(main: string): string[] {

@@ -530,3 +530,82 @@ Deno.test("session_send_timeout drops a client that stops reading its replies", 
     await cluster.stop();
   }
 });
+
+/**
+ * Reads a socket option of this process's end of a TCP connection (`localPort` → `remotePort`):
+ * the socket's inode from /proc/net/tcp, its descriptor from /proc/self/fd, then getsockopt(2).
+ */
+function socketOption(localPort: number, remotePort: number, level: number, name: number): number {
+  const hexPort = (p: number) => p.toString(16).toUpperCase().padStart(4, "0");
+  const line = Deno.readTextFileSync("/proc/net/tcp").split("\n").find((l) => {
+    const f = l.trim().split(/\s+/);
+    return f[1]?.endsWith(`:${hexPort(localPort)}`) && f[2]?.endsWith(`:${hexPort(remotePort)}`);
+  });
+  assert.ok(line, `no socket ${localPort} → ${remotePort}`);
+  const inode = line.trim().split(/\s+/)[9];
+  let fd = -1;
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      if (Deno.readLinkSync(`/proc/self/fd/${e.name}`) === `socket:[${inode}]`) fd = Number(e.name);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  assert.ok(fd >= 0, `no descriptor for socket inode ${inode}`);
+  const libc = Deno.dlopen("libc.so.6", {
+    getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  });
+  try {
+    const value = new Int32Array(1);
+    const len = new Uint32Array([4]);
+    assert.equal(libc.symbols.getsockopt(fd, level, name, value, len), 0);
+    return value[0];
+  } finally {
+    libc.close();
+  }
+}
+
+Deno.test("TCP_NODELAY is set before a session's second write, SO_KEEPALIVE once it lives a second", async () => {
+  const IPPROTO_TCP = 6, TCP_NODELAY = 1, SOL_SOCKET = 1, SO_KEEPALIVE = 9;
+  const cluster = await startCluster();
+  const [host, port] = cluster.addr.split(":");
+  const conn = await Deno.connect({ hostname: host, port: Number(port) });
+  try {
+    const client = conn.localAddr.port;
+    const buf = new Uint8Array(64);
+    const exchange = async (request: string, reply: string) => {
+      await conn.write(enc.encode(request));
+      let got = "";
+      while (got.length < reply.length) {
+        const n = await conn.read(buf);
+        assert.ok(n !== null);
+        got += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      assert.equal(got, reply);
+    };
+    // A client that sends one request and leaves costs no option calls: its one small reply
+    // goes out at once with Nagle's algorithm on.
+    await exchange("PING\r\n", "+PONG\r\n");
+    assert.equal(socketOption(Number(port), client, IPPROTO_TCP, TCP_NODELAY), 0);
+    await exchange("PING\r\n", "+PONG\r\n");
+    assert.notEqual(socketOption(Number(port), client, IPPROTO_TCP, TCP_NODELAY), 0);
+    await waitFor(() => socketOption(Number(port), client, SOL_SOCKET, SO_KEEPALIVE) !== 0, { what: "SO_KEEPALIVE" });
+    // A first reply longer than a segment could have its tail held: no-delay is set before it.
+    const value = "v".repeat(4000);
+    await exchange(`SET big ${value}\r\n`, "+OK\r\n");
+    const other = await Deno.connect({ hostname: host, port: Number(port) });
+    try {
+      await other.write(enc.encode("GET big\r\n"));
+      const expected = `$4000\r\n${value}\r\n`.length;
+      let got = 0;
+      const big = new Uint8Array(8192);
+      while (got < expected) got += (await other.read(big)) ?? expected;
+      assert.notEqual(socketOption(Number(port), other.localAddr.port, IPPROTO_TCP, TCP_NODELAY), 0);
+    } finally {
+      other.close();
+    }
+  } finally {
+    conn.close();
+    await cluster.stop();
+  }
+});
