@@ -16,7 +16,7 @@
  */
 
 import type { SlotActionJson } from "../api/topom_stats.ts";
-import { type BigKey, type ChunkLimits, findBigKeys, transferBigKey } from "./big_keys.ts";
+import { type BigKey, type ChunkLimits, collectionKeys, findBigKeys, transferBigKey } from "./big_keys.ts";
 import type { RedisClient } from "../redis/redis_client.ts";
 import type { ServerConnector } from "./topom.ts";
 import { RespError, type RespValue } from "../redis/resp_value.ts";
@@ -95,7 +95,7 @@ const PACE_PAUSE_MS = 4;
 
 /** How long a slot's big keys, found for an earlier batch, are trusted (ms). */
 const BIG_SCAN_TTL_MS = 5 * 60_000;
-/** SCAN COUNT of the type-filtered scans that look for big keys: ~2 ms of the server per call (~1 µs a key). */
+/** Keys looked at per call of the look for big keys: ~4.6 ms of the server per call (~2.3 µs a key). */
 const BIG_SCAN_COUNT = 2_000;
 
 /** SCAN COUNT: keys the server looks at per call. */
@@ -174,9 +174,9 @@ export class ScanMover {
   }
 
   /**
-   * Finds the big keys of the slots (before they start migrating: `SCAN … TYPE` of each source
-   * for hashes, sets, sorted sets and lists) and remembers them; the next fills of those slots
-   * hold them on every proxy. Slots looked at less than 5 minutes ago (for an earlier batch) are
+   * Finds the big keys of the slots (before they start migrating: one pass over each source for
+   * its hashes, sets, sorted sets and lists, see `collectionKeys`) and remembers them; the next
+   * fills of those slots hold them on every proxy. Slots looked at less than 5 minutes ago (for an earlier batch) are
    * not looked at again. A source that cannot be read leaves its slots without held keys (the
    * proxies then MIGRATE them whole).
    */
@@ -199,18 +199,13 @@ export class ScanMover {
         client = await this.#host.connect(from, { raw: true, connectTimeoutMs: 5000, timeoutMs: 30_000 });
         for (const db of await keyspaceDbs(client)) {
           await client.call("SELECT", db);
-          // Only collections can be big: the server filters by type, so a keyspace of strings costs
-          // four quick passes and no per-key command.
-          for (const type of ["hash", "set", "zset", "list"]) {
-            let cursor = "0";
-            do {
-              const reply = await client.call("SCAN", cursor, "COUNT", BIG_SCAN_COUNT, "TYPE", type) as RespValue[];
-              cursor = fromUtf8(reply[0] as Uint8Array);
-              const mine = (reply[1] as Uint8Array[]).filter((k) => slots.has(slotOf(k)));
-              for (const big of await findBigKeys(client, db, mine, this.#limits())) {
-                this.#big.get(slotOf(big.key))!.push(big);
-              }
-            } while (cursor !== "0");
+          // Only collections can be big: the server picks them out, so a keyspace of strings costs
+          // one quick pass and no per-key command.
+          for await (const keys of collectionKeys(client, BIG_SCAN_COUNT)) {
+            const mine = keys.filter((k) => slots.has(slotOf(k)));
+            for (const big of await findBigKeys(client, db, mine, this.#limits())) {
+              this.#big.get(slotOf(big.key))!.push(big);
+            }
           }
         }
       } catch (e) {

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { findBigKeys, transferBigKey, transferKeyName } from "../../dashboard/big_keys.ts";
+import { collectionKeys, findBigKeys, transferBigKey, transferKeyName } from "../../dashboard/big_keys.ts";
 import { RedisClient } from "../../redis/redis_client.ts";
 import { slotOfString } from "../../redis/slot_hash.ts";
 import { fromUtf8, utf8 } from "../../utils/bytes.ts";
@@ -98,6 +98,58 @@ Deno.test("big keys: each chunked type copied exactly with its expiry; an expiri
     await Promise.all([src.close(), dst.close(), srcText.close(), dstText.close()]);
     await a.stop();
     await b.stop();
+  }
+});
+
+Deno.test("big keys: the look for collections finds exactly the hashes, sets, sorted sets and lists, with or without scripts", async () => {
+  const server = await RedisServer.start();
+  const admin = await server.client();
+  try {
+    const expected: string[] = [];
+    const pipeline: (string | number)[][] = [];
+    for (let i = 0; i < 5_000; i++) {
+      pipeline.push(["SET", `s${i}`, "x"]);
+      if (i % 50 === 0) {
+        const type = ["hash", "set", "zset", "list"][(i / 50) % 4];
+        const key = `${type}${i}`;
+        pipeline.push(
+          type === "hash"
+            ? ["HSET", key, "f", "v"]
+            : type === "set"
+            ? ["SADD", key, "m"]
+            : type === "zset"
+            ? ["ZADD", key, 1, "m"]
+            : ["RPUSH", key, "e"],
+        );
+        expected.push(key);
+      }
+    }
+    pipeline.push(["XADD", "stream", "*", "f", "v"]);
+    await admin.pipeline(pipeline);
+    const look = async (c: RedisClient) => {
+      const found = new Set<string>();
+      for await (const keys of collectionKeys(c, 100)) for (const k of keys) found.add(fromUtf8(k));
+      return [...found].sort();
+    };
+    // One pass in the server's script.
+    const raw = await RedisClient.connect(server.addr, { raw: true });
+    await admin.call("CONFIG", "RESETSTAT");
+    assert.deepEqual(await look(raw), expected.sort());
+    const stats = await admin.call("INFO", "commandstats") as string;
+    assert.match(stats, /cmdstat_evalsha:calls=\d+/);
+    await raw.close();
+    // A user who may not run scripts: one SCAN … TYPE pass per type, the same keys.
+    await admin.call("ACL", "SETUSER", "noscripts", "on", ">pw", "~*", "+@all", "-@scripting");
+    const limited = await RedisClient.connect(server.addr, { raw: true });
+    try {
+      await limited.call("AUTH", "noscripts", "pw");
+      assert.deepEqual(await look(limited), expected.sort());
+    } finally {
+      await limited.close();
+    }
+  } finally {
+    await admin.close();
+    await server.stop();
   }
 });
 
