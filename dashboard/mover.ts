@@ -23,7 +23,7 @@ import { RespError, type RespValue } from "../redis/resp_value.ts";
 import { slotOf } from "../redis/slot_hash.ts";
 import { parseAddr } from "../utils/addr.ts";
 import { delay } from "../utils/async.ts";
-import { fromUtf8 } from "../utils/bytes.ts";
+import { fromUtf8, uniqueKeys } from "../utils/bytes.ts";
 import { errorMessage } from "../utils/errors.ts";
 import { log } from "../utils/log.ts";
 
@@ -390,7 +390,8 @@ export class ScanMover {
       if (!b || b.keys.length === 0) return;
       buckets.delete(to);
       const t0 = performance.now();
-      await this.#migrate(client, to, db, b.keys);
+      // SCAN returns a key twice when the table is rehashed between calls (it shrinks as keys leave).
+      await this.#migrate(client, to, db, uniqueKeys(b.keys));
       if (bound > 0) {
         // Both servers were busy with this MIGRATE for `took` ms. The batch grows while MIGRATEs take
         // less than the bound and shrinks in proportion when the smoothed time goes over it (one slow

@@ -23,3 +23,37 @@ export function latin1(bytes: Uint8Array): string {
   for (let i = 0; i < bytes.length; i += 4096) s += String.fromCharCode(...bytes.subarray(i, i + 4096));
   return s;
 }
+
+/** True when `a` and `b` hold the same bytes. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * `keys` without repeats, first occurrences in order (`keys` itself when none repeats). MIGRATE
+ * must get each key once: `MIGRATE … KEYS a a` moves `a`, then fails with BUSYKEY on the second.
+ */
+export function uniqueKeys(keys: Uint8Array[]): Uint8Array[] {
+  if (keys.length < 2) return keys;
+  if (keys.length <= 16) {
+    // Few keys (a client's request): comparing pairs costs less than a set of strings.
+    for (let i = 1; i < keys.length; i++) {
+      for (let j = 0; j < i; j++) {
+        if (sameBytes(keys[i], keys[j])) return keys.filter((k, at) => !keys.slice(0, at).some((e) => sameBytes(e, k)));
+      }
+    }
+    return keys;
+  }
+  const seen = new Set<string>();
+  const out: Uint8Array[] = [];
+  for (const k of keys) {
+    const s = latin1(k);
+    if (!seen.has(s)) {
+      seen.add(s);
+      out.push(k);
+    }
+  }
+  return out.length === keys.length ? keys : out;
+}

@@ -106,6 +106,16 @@ async function migratingSlot(password: string): Promise<void> {
       assert.equal(await dst.call("GET", `{${a.key}}r`), "on-source", "moved by the fallback");
       assert.equal(await src.call("EXISTS", `{${a.key}}r`), 0);
 
+      // A request naming a key twice moves it once (MIGRATE … KEYS l l would fail with BUSYKEY).
+      await src.call("RPUSH", `{${a.key}}ring`, "1", "2", "3");
+      assert.equal(await client.call("RPOPLPUSH", `{${a.key}}ring`, `{${a.key}}ring`), "3");
+      assert.deepEqual(await dst.call("LRANGE", `{${a.key}}ring`, 0, -1), ["3", "1", "2"]);
+      await src.call("SET", `{${a.key}}twice`, "t");
+      assert.deepEqual(await client.call("MGET", `{${a.key}}twice`, `{${a.key}}twice`), ["t", "t"]);
+      await src.call("SET", `{${a.key}}del2`, "d");
+      assert.equal(await client.call("DEL", `{${a.key}}del2`, `{${a.key}}del2`), 1);
+      assert.equal(await src.call("EXISTS", `{${a.key}}del2`), 0);
+
       // DEL of a key still on the source deletes it for good (moved, then deleted on the target).
       await src.call("SET", `{${a.key}}old`, "stale");
       assert.equal(await client.call("DEL", `{${a.key}}old`), 1);
