@@ -294,9 +294,11 @@ async function main(): Promise<void> {
   }
   console.log(`\nproxy RSS after the run: ${(rssKb(proxy.pid) / 1024).toFixed(1)} MiB`);
   if (!flags.only || /conn/i.test(flags.only)) {
-    // The floors Deno sets: a server holding one 64-byte buffer per connection, and a forwarder.
+    // The floors Deno sets: a server holding one 64-byte buffer per connection, a forwarder, and
+    // the least a proxy does (one shared backend connection, replies handed back in order).
     const floorPort = freePort();
     const forwarderPort = freePort();
+    const sharedPort = freePort();
     const floorMain = new URL("./deno_floor.ts", import.meta.url).pathname;
     const floor = spawn(Deno.execPath(), [...programRunArgs(floorMain), `--port=${floorPort}`]);
     const forwarder = spawn(Deno.execPath(), [
@@ -304,7 +306,12 @@ async function main(): Promise<void> {
       `--port=${forwarderPort}`,
       `--forward=${redisPorts[0]}`,
     ]);
-    await Promise.all([waitUp(floorPort), waitUp(forwarderPort)]);
+    const sharedForwarder = spawn(Deno.execPath(), [
+      ...programRunArgs(floorMain),
+      `--port=${sharedPort}`,
+      `--shared=${redisPorts[0]}`,
+    ]);
+    await Promise.all([waitUp(floorPort), waitUp(forwarderPort), waitUp(sharedPort)]);
     await connectionRows([
       { name: "redis", port: redisPorts[0], pid: redisPids[0] },
       { name: "proxy", port: proxyPort, pid: proxy.pid },
@@ -312,6 +319,7 @@ async function main(): Promise<void> {
       ...(baselinePort ? [{ name: "baseline", port: baselinePort, pid: baselinePid }] : []),
       { name: "minimal Deno server", port: floorPort, pid: floor.pid },
       { name: "minimal Deno forwarder", port: forwarderPort, pid: forwarder.pid },
+      { name: "minimal Deno proxy", port: sharedPort, pid: sharedForwarder.pid },
     ], Math.min(ROUNDS, 3));
   }
   if (!flags.only || /PUBLISH|SCAN/.test(flags.only)) await keyspaceRows(redisPorts, proxyPort, ROUNDS);

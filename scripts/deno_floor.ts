@@ -4,7 +4,11 @@
  * - `--port=P`: accepts connections and answers `+PONG` to whatever it reads, with one 64-byte
  *   buffer per connection and nothing else (what a connection costs Deno itself);
  * - `--port=P --forward=PORT`: a forwarder that gives each client its own connection to the Redis
- *   server on PORT and copies bytes both ways (what one more hop costs in Deno).
+ *   server on PORT and copies bytes both ways (what one more hop costs in Deno);
+ * - `--port=P --shared=PORT`: a forwarder over one shared connection to the Redis server on PORT,
+ *   as a proxy forwards (requests written in order, replies handed back in order). It assumes
+ *   what redis-benchmark without `-P` sends: whole requests in each read, and RESP2 replies.
+ *   Nothing else: the least a proxy does.
  *
  * The connection rows of `deno task bench` run both beside the proxy and twemproxy.
  *
@@ -13,7 +17,10 @@
 
 import { parseArgs } from "node:util";
 
-const { values } = parseArgs({ args: Deno.args, options: { port: { type: "string" }, forward: { type: "string" } } });
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { port: { type: "string" }, forward: { type: "string" }, shared: { type: "string" } },
+});
 const listener = Deno.listen({ hostname: "127.0.0.1", port: Number(values.port) });
 const PONG = new TextEncoder().encode("+PONG\r\n");
 
@@ -58,7 +65,99 @@ async function forward(conn: Deno.Conn, port: number): Promise<void> {
   void pipe(backend, conn);
 }
 
+/** The end of the reply starting at `at` in `buf[at, end)`, or -1 when it is not all there. */
+function replyEnd(buf: Uint8Array, at: number, end: number): number {
+  const cr = buf.indexOf(13, at);
+  if (cr < 0 || cr + 1 >= end) return -1;
+  const type = buf[at];
+  if (type !== 36 && type !== 42) return cr + 2; // + - : end at their line
+  let n = 0;
+  for (let i = at + 1; i < cr; i++) n = buf[i] === 45 ? -1 : n * 10 + buf[i] - 48;
+  if (type === 36) { // $: a bulk string
+    const stop = n < 0 ? cr + 2 : cr + 2 + n + 2;
+    return stop <= end ? stop : -1;
+  }
+  let next = cr + 2; // *: an array of n replies
+  for (let i = 0; i < n && next >= 0; i++) next = next < end ? replyEnd(buf, next, end) : -1;
+  return next;
+}
+
+/** Clients waiting for their reply, in the order their requests went out. */
+const waiting: Deno.Conn[] = [];
+let backendOut: Uint8Array[] = [];
+let shared: Deno.TcpConn | null = null;
+
+function sendShared(conn: Deno.Conn, request: Uint8Array): void {
+  // One waiting entry per request in the read (requests are arrays, parsed like replies).
+  for (let at = 0; at < request.length;) {
+    const stop = replyEnd(request, at, request.length);
+    if (stop < 0) break;
+    waiting.push(conn);
+    at = stop;
+  }
+  backendOut.push(request);
+  if (backendOut.length === 1) {
+    queueMicrotask(() => {
+      const parts = backendOut;
+      backendOut = [];
+      const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        all.set(p, at);
+        at += p.length;
+      }
+      void shared!.write(all);
+    });
+  }
+}
+
+async function readShared(backend: Deno.Conn): Promise<void> {
+  let buf = new Uint8Array(64 * 1024);
+  let end = 0;
+  for (;;) {
+    const n = await backend.read(buf.subarray(end));
+    if (n === null) Deno.exit(1);
+    end += n;
+    let at = 0;
+    for (;;) {
+      const stop = replyEnd(buf, at, end);
+      if (stop < 0) break;
+      const client = waiting.shift()!;
+      client.write(buf.slice(at, stop)).catch(() => closeQuietly(client));
+      at = stop;
+    }
+    buf.copyWithin(0, at, end);
+    end -= at;
+    if (end === buf.length) {
+      const grown = new Uint8Array(buf.length * 2);
+      grown.set(buf);
+      buf = grown;
+    }
+  }
+}
+
+async function serveShared(conn: Deno.Conn): Promise<void> {
+  const buf = new Uint8Array(256);
+  try {
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      sendShared(conn, buf.slice(0, n));
+    }
+  } catch {
+    // reset
+  }
+  closeQuietly(conn);
+}
+
+if (values.shared) {
+  shared = await Deno.connect({ hostname: "127.0.0.1", port: Number(values.shared) });
+  shared.setNoDelay(true);
+  void readShared(shared);
+}
+
 for await (const conn of listener) {
   if (values.forward) void forward(conn, Number(values.forward)).catch(() => closeQuietly(conn));
+  else if (values.shared) void serveShared(conn);
   else void pong(conn);
 }
