@@ -27,12 +27,13 @@ const { values: flags } = parseArgs({
 const top = new URL("..", import.meta.url).pathname;
 const out = flags.out ?? `${top}dist`;
 const PROGRAMS = [
-  { name: "codis-proxy", main: "proxy/main.ts" },
-  { name: "codis-dashboard", main: "dashboard/main.ts" },
-  { name: "codis-admin", main: "admin/main.ts" },
-  { name: "codis-fe", main: "dashboard/fe.ts" },
+  // The proxy hands the memory of closed connections back with glibc's malloc_trim (utils/malloc_trim.ts).
+  { name: "codis-proxy", main: "proxy/main.ts", extra: ["--allow-ffi"] },
+  { name: "codis-dashboard", main: "dashboard/main.ts", extra: [] },
+  { name: "codis-admin", main: "admin/main.ts", extra: [] },
+  { name: "codis-fe", main: "dashboard/fe.ts", extra: [] },
 ];
-/** What the programs need (the same as `deno task proxy` and the others). */
+/** What the programs need (the same as `deno task proxy` and the others), with each one's `extra`. */
 const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys", "--allow-run"];
 
 await Deno.mkdir(out, { recursive: true });
@@ -104,7 +105,7 @@ for (const p of PROGRAMS) {
   }
   const bundlePath = `${out}/${p.name}.js`;
   if (flags.compile && !offline) {
-    const r = await run(["compile", ...PERMISSIONS, "--output", `${out}/${p.name}`, `${top}${p.main}`]);
+    const r = await run(["compile", ...PERMISSIONS, ...p.extra, "--output", `${out}/${p.name}`, `${top}${p.main}`]);
     if (r.ok) {
       console.log(`built ${out}/${p.name} (deno compile)`);
       continue;
@@ -127,7 +128,9 @@ for (const p of PROGRAMS) {
   }
   const code = embedEtcdProtos(await Deno.readTextFile(bundlePath), protos);
   if (flags.compile) {
-    const shebang = `#!/usr/bin/env -S deno run --no-config ${PERMISSIONS.join(" ")} --v8-flags=${PROGRAM_V8_FLAGS}`;
+    const shebang = `#!/usr/bin/env -S deno run --no-config ${
+      [...PERMISSIONS, ...p.extra].join(" ")
+    } --v8-flags=${PROGRAM_V8_FLAGS}`;
     await Deno.writeTextFile(`${out}/${p.name}`, `${shebang}\n${code}`, { mode: 0o755 });
     await Deno.remove(bundlePath);
     console.log(`built ${out}/${p.name} (executable bundle)`);
