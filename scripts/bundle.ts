@@ -105,7 +105,17 @@ for (const p of PROGRAMS) {
   }
   const bundlePath = `${out}/${p.name}.js`;
   if (flags.compile && !offline) {
-    const r = await run(["compile", ...PERMISSIONS, ...p.extra, "--output", `${out}/${p.name}`, `${top}${p.main}`]);
+    // deno compile will not overwrite a file it did not make (an executable bundle of an earlier build).
+    await Deno.remove(`${out}/${p.name}`).catch(() => {});
+    const r = await run([
+      "compile",
+      ...PERMISSIONS,
+      ...p.extra,
+      `--v8-flags=${PROGRAM_V8_FLAGS}`,
+      "--output",
+      `${out}/${p.name}`,
+      `${top}${p.main}`,
+    ]);
     if (r.ok) {
       console.log(`built ${out}/${p.name} (deno compile)`);
       continue;
