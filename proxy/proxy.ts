@@ -15,7 +15,7 @@ import {
 import { type ProxyModel, proxyModelToJson, type SlotSpec, slotToJson } from "../coord/models.ts";
 import { advertisedAddr, formatAddr, parseAddr } from "../utils/addr.ts";
 import { CodisError, errorMessage, invalid } from "../utils/errors.ts";
-import { mallocTrim } from "../utils/malloc_trim.ts";
+import { canTrimMalloc, mallocTrim } from "../utils/malloc_trim.ts";
 import { readCaCerts } from "../utils/net.ts";
 import { deadline, delay } from "../utils/async.ts";
 import { log, requireLogLevel } from "../utils/log.ts";
@@ -54,7 +54,7 @@ const SENTINEL_TIMEOUT_MS = 5000;
 const TRIM_AFTER_CLOSED = 1000;
 /** How long after the drop is seen the allocator is trimmed as V8's heap shrinks (ms). */
 const TRIM_WINDOW_MS = 60_000;
-/** Fewer requests than this in the last second: the proxy is quiet (a collection there stalls no one). */
+/** Fewer requests a second than this: the proxy is quiet (a collection there stalls no one). */
 const QUIET_REQUESTS = 100;
 
 /** How long to wait before accepting again after accept failed (out of file descriptors, say). */
@@ -80,8 +80,8 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
   #listener: Deno.Listener;
   #admin: Deno.HttpServer | null = null;
   #sessions = new Set<Session>();
-  /** Sessions alive at most since memory was last handed back, and the trims done since (see #giveMemoryBack). */
-  #trims = { possible: true, peak: 0, dropSeenAt: 0, heap: 0, low: 0, collected: false, requests: 0 };
+  /** After many sessions closed: the peak before, when the drop was seen, and what was done since (see #giveMemoryBack). */
+  #trims = { peak: 0, dropSeenAt: 0, heap: 0, low: 0, collected: false };
   #ticker: ReturnType<typeof setInterval>;
   #closed = false;
   #done: Promise<void>;
@@ -325,11 +325,9 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
    * shrank the heap, for a minute after the drop.
    */
   #giveMemoryBack(now: number): void {
+    if (!canTrimMalloc()) return; // not here (no glibc, no --allow-ffi)
     const trims = this.#trims;
-    if (!trims.possible) return;
     const alive = this.stats.sessionsAlive;
-    const requests = this.stats.total - trims.requests;
-    trims.requests = this.stats.total;
     if (trims.dropSeenAt === 0) {
       if (alive > trims.peak) trims.peak = alive;
       else if (trims.peak - alive >= TRIM_AFTER_CLOSED) {
@@ -349,17 +347,14 @@ export class Proxy implements SessionHost, ProxyAdminHost, MetricsSource {
     }
     const t0 = performance.now();
     const gc = (globalThis as { gc?: (options: unknown) => void }).gc;
-    if (!trims.collected && requests < QUIET_REQUESTS && gc !== undefined) {
+    if (!trims.collected && this.stats.qps < QUIET_REQUESTS && gc !== undefined) {
       trims.collected = true;
       gc({ type: "major", execution: "sync", flavor: "last-resort" });
     }
     const heap = Deno.memoryUsage().heapTotal;
     if (heap >= trims.heap) return;
     trims.heap = heap;
-    if (!mallocTrim()) {
-      trims.possible = false; // not here (no glibc, no --allow-ffi)
-      return;
-    }
+    mallocTrim();
     log.debug(`memory of closed sessions handed back to the system in ${(performance.now() - t0).toFixed(1)} ms`);
   }
 

@@ -154,7 +154,6 @@ export class Session implements ReplySink {
   #closing = false;
   #closed = false;
   #lastReadAt = performance.now();
-  #openedAt = this.#lastReadAt;
   #writeStartedAt = 0;
   /** A plain TCP connection whose TCP_NODELAY / SO_KEEPALIVE is not set yet (see FIRST_WRITE_UNHELD). */
   #noDelayDue: boolean;
@@ -250,7 +249,7 @@ export class Session implements ReplySink {
   tick(now: number): void {
     if (this.#closed) return;
     const c = this.#config;
-    if (this.#keepAliveDue && now - this.#openedAt >= KEEPALIVE_AFTER_MS) {
+    if (this.#keepAliveDue && Date.now() - this.createdAt >= KEEPALIVE_AFTER_MS) {
       this.#keepAliveDue = false;
       if (c.sessionKeepalivePeriod > 0) this.#tcpOption((t) => t.setKeepAlive(true));
     }

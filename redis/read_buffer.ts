@@ -54,7 +54,7 @@ export class ReadBuffer {
     if (this.start === this.end) {
       this.start = this.end = 0;
       if (this.#idle !== null) this.#backToIdle();
-      else if (this.bytes.length > this.#base * 4 || this.bytes.length === 0) this.bytes = new Uint8Array(this.#base);
+      else if (this.bytes.length > this.#base * 4) this.bytes = new Uint8Array(this.#base);
     } else if (this.end === this.bytes.length) {
       if (this.bytes === this.#idle) {
         const full = take(this.#base);
@@ -77,7 +77,7 @@ export class ReadBuffer {
 
   /**
    * The connection is done: its pooled buffers go back (no read may be pending on them, and nothing
-   * may point into them). Used again, it reads into a full-size buffer of its own.
+   * may point into them). Not to be used after.
    */
   release(): void {
     const idle = this.#idle;

@@ -37,22 +37,18 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  */
 export function uniqueKeys(keys: Uint8Array[]): Uint8Array[] {
   if (keys.length < 2) return keys;
+  const out: Uint8Array[] = [];
   if (keys.length <= 16) {
     // Few keys (a client's request): comparing pairs costs less than a set of strings.
-    for (let i = 1; i < keys.length; i++) {
-      for (let j = 0; j < i; j++) {
-        if (sameBytes(keys[i], keys[j])) return keys.filter((k, at) => !keys.slice(0, at).some((e) => sameBytes(e, k)));
+    for (const k of keys) if (!out.some((e) => sameBytes(e, k))) out.push(k);
+  } else {
+    const seen = new Set<string>();
+    for (const k of keys) {
+      const s = latin1(k);
+      if (!seen.has(s)) {
+        seen.add(s);
+        out.push(k);
       }
-    }
-    return keys;
-  }
-  const seen = new Set<string>();
-  const out: Uint8Array[] = [];
-  for (const k of keys) {
-    const s = latin1(k);
-    if (!seen.has(s)) {
-      seen.add(s);
-      out.push(k);
     }
   }
   return out.length === keys.length ? keys : out;

@@ -15,12 +15,15 @@
 
 let trim: (() => void) | null | undefined;
 
-/** Trims the allocator's free memory; false when this process cannot (see the module doc). */
-export function mallocTrim(): boolean {
+/** True when this process can trim (see the module doc). */
+export function canTrimMalloc(): boolean {
   if (trim === undefined) trim = load();
-  if (trim === null) return false;
-  trim();
-  return true;
+  return trim !== null;
+}
+
+/** Trims the allocator's free memory (nothing when this process cannot). */
+export function mallocTrim(): void {
+  if (canTrimMalloc()) trim!();
 }
 
 function load(): (() => void) | null {
