@@ -20,10 +20,10 @@ import { type BigKey, type ChunkLimits, collectionKeys, findBigKeys, transferBig
 import type { RedisClient } from "../redis/redis_client.ts";
 import type { ServerConnector } from "./topom.ts";
 import { RespError, type RespValue } from "../redis/resp_value.ts";
+import { migrateCommand } from "../redis/migrate.ts";
 import { slotOf } from "../redis/slot_hash.ts";
-import { parseAddr } from "../utils/addr.ts";
 import { delay } from "../utils/async.ts";
-import { fromUtf8, uniqueKeys } from "../utils/bytes.ts";
+import { fromUtf8 } from "../utils/bytes.ts";
 import { errorMessage } from "../utils/errors.ts";
 import { log } from "../utils/log.ts";
 
@@ -390,8 +390,7 @@ export class ScanMover {
       if (!b || b.keys.length === 0) return;
       buckets.delete(to);
       const t0 = performance.now();
-      // SCAN returns a key twice when the table is rehashed between calls (it shrinks as keys leave).
-      await this.#migrate(client, to, db, uniqueKeys(b.keys));
+      await this.#migrate(client, to, db, b.keys);
       if (bound > 0) {
         // Both servers were busy with this MIGRATE for `took` ms. The batch grows while MIGRATEs take
         // less than the bound and shrinks in proportion when the smoothed time goes over it (one slow
@@ -446,27 +445,16 @@ export class ScanMover {
 
   /** `MIGRATE host port "" db timeout [AUTH pw] KEYS k…`: atomic per call; NOKEY = already gone. */
   async #migrate(client: RedisClient, to: string, db: number, keys: Uint8Array[]): Promise<void> {
-    const { host, port } = parseAddr(to);
     const cfg = this.#host.settings;
-    const auth = cfg.productAuth ? ["AUTH", cfg.productAuth] : [];
-    const reply = await client.send([
-      "MIGRATE",
-      host,
-      port,
-      "",
-      db,
-      cfg.migrationTimeout,
-      ...auth,
-      "KEYS",
-      ...keys,
-    ]);
+    const { args, keyCount } = migrateCommand(to, db, cfg.migrationTimeout, cfg.productAuth, keys);
+    const reply = await client.send(args);
     if (reply instanceof RespError) {
       throw new Error(
-        `MIGRATE of ${keys.length} keys from ${client.addr} to ${to} (db ${db}) failed: ${reply.message}`,
+        `MIGRATE of ${keyCount} keys from ${client.addr} to ${to} (db ${db}) failed: ${reply.message}`,
       );
     }
-    this.totalMoved += keys.length;
-    this.#rate.keys += keys.length;
+    this.totalMoved += keyCount;
+    this.#rate.keys += keyCount;
   }
 }
 

@@ -17,11 +17,11 @@
  * @module
  */
 
+import { migrateCommand } from "../redis/migrate.ts";
 import { encodeCommand } from "../redis/resp_writer.ts";
 import { CR, LF, RESP_ARRAY, RESP_ERROR, RESP_INTEGER } from "../redis/resp_types.ts";
 import { slotOf } from "../redis/slot_hash.ts";
-import { parseAddr } from "../utils/addr.ts";
-import { fromUtf8, latin1, uniqueKeys } from "../utils/bytes.ts";
+import { fromUtf8, latin1 } from "../utils/bytes.ts";
 import type { BackendServer, Pending } from "./backend.ts";
 import { realDb } from "./backend_base.ts";
 import { holdSlot, type Routed, type Slot } from "./slot.ts";
@@ -199,22 +199,10 @@ export class MigrationForwarder {
       routed.reject(`bad migrate resp: ${reason}`);
     };
     for (const m of moves.values()) {
-      // A request may name a key twice (RPOPLPUSH l l, MGET a a): MIGRATE takes each once.
-      const keys = uniqueKeys(m.keys);
+      const { args, keyCount } = migrateCommand(m.to, realDb(routed.db), MIGRATE_TIMEOUT_MS, this.#auth, m.keys);
       this.migrates++;
-      this.migratedKeys += keys.length;
-      const { host, port } = parseAddr(m.to);
-      const cmd = encodeCommand([
-        "MIGRATE",
-        host,
-        port,
-        "",
-        realDb(routed.db),
-        MIGRATE_TIMEOUT_MS,
-        ...(this.#auth ? ["AUTH", this.#auth] : []),
-        "KEYS",
-        ...keys,
-      ]);
+      this.migratedKeys += keyCount;
+      const cmd = encodeCommand(args);
       m.from.ownConn(realDb(routed.db)).send(
         {
           onReply(buf: Uint8Array, start: number, end: number) {

@@ -31,10 +31,7 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/**
- * `keys` without repeats, first occurrences in order (`keys` itself when none repeats). MIGRATE
- * must get each key once: `MIGRATE … KEYS a a` moves `a`, then fails with BUSYKEY on the second.
- */
+/** `keys` without repeats, first occurrences in order (`keys` itself when none repeats). */
 export function uniqueKeys(keys: Uint8Array[]): Uint8Array[] {
   if (keys.length < 2) return keys;
   const out: Uint8Array[] = [];
