@@ -108,10 +108,11 @@ export class ScanMover {
   readonly #progress = new Map<number, SlotProgress>();
   /** Keys moved since the dashboard started, and when the last batch ended: for keys/s. */
   totalMoved = 0;
-  /** Big keys found in slots about to move (or moving), by slot: moved in pieces, then released. */
-  readonly #big = new Map<number, BigKey[]>();
-  /** When each slot's big keys were last looked for (`performance.now()`). */
-  readonly #scannedAt = new Map<number, number>();
+  /**
+   * Big keys found in slots about to move (or moving), by slot, and when they were looked for:
+   * moved in pieces, then released.
+   */
+  readonly #big = new Map<number, { keys: BigKey[]; foundAt: number }>();
   /** The big key being copied now, and how far. */
   #current: { big: BigKey; slot: number; copied: number; startedAt: number } | null = null;
   /** Adaptive pacing: the batch size each source ended its last pass with. */
@@ -176,24 +177,21 @@ export class ScanMover {
   /**
    * Finds the big keys of the slots (before they start migrating: one pass over each source for
    * its hashes, sets, sorted sets and lists, see `collectionKeys`) and remembers them; the next
-   * fills of those slots hold them on every proxy. Slots looked at less than 5 minutes ago (for an earlier batch) are
-   * not looked at again. A source that cannot be read leaves its slots without held keys (the
-   * proxies then MIGRATE them whole).
+   * fills of those slots hold them on every proxy. Slots looked at less than 5 minutes ago (for an
+   * earlier batch) are not looked at again. A source that cannot be read leaves its slots without
+   * held keys (the proxies then MIGRATE them whole).
    */
   async findBig(moves: readonly SlotMove[]): Promise<void> {
     if (this.#host.settings.migrationMethod === "sync") return;
     const now = performance.now();
     // Slots an earlier batch's look (which covers every pending slot of a source) has seen lately are skipped.
     const fresh = (m: SlotMove) => {
-      const at = this.#scannedAt.get(m.slot);
-      return this.#big.has(m.slot) && at !== undefined && now - at < BIG_SCAN_TTL_MS;
+      const found = this.#big.get(m.slot);
+      return found !== undefined && now - found.foundAt < BIG_SCAN_TTL_MS;
     };
     await Promise.all([...bySource(moves.filter((m) => !fresh(m)))].map(async ([from, list]) => {
       const slots = new Set(list.map((m) => m.slot));
-      for (const slot of slots) {
-        this.#big.set(slot, []);
-        this.#scannedAt.set(slot, now);
-      }
+      for (const slot of slots) this.#big.set(slot, { keys: [], foundAt: now });
       let client: RedisClient | null = null;
       try {
         client = await this.#host.connect(from, { raw: true, connectTimeoutMs: 5000, timeoutMs: 30_000 });
@@ -204,20 +202,17 @@ export class ScanMover {
           for await (const keys of collectionKeys(client, BIG_SCAN_COUNT)) {
             const mine = keys.filter((k) => slots.has(slotOf(k)));
             for (const big of await findBigKeys(client, db, mine, this.#limits())) {
-              this.#big.get(slotOf(big.key))!.push(big);
+              this.#big.get(slotOf(big.key))!.keys.push(big);
             }
           }
         }
       } catch (e) {
         log.warn(`looking for big keys on ${from} failed (they will move whole): ${errorMessage(e)}`);
-        for (const slot of slots) {
-          this.#big.delete(slot);
-          this.#scannedAt.delete(slot);
-        }
+        for (const slot of slots) this.#big.delete(slot);
       } finally {
         await client?.close();
       }
-      const found = list.flatMap((m) => this.#big.get(m.slot) ?? []);
+      const found = list.flatMap((m) => this.#big.get(m.slot)?.keys ?? []);
       if (found.length > 0) {
         log.info(
           `${found.length} big keys to move in pieces from ${from}: ` +
@@ -230,7 +225,7 @@ export class ScanMover {
 
   /** The big keys of `slot` the proxies hold now. */
   heldKeys(slot: number): readonly Uint8Array[] {
-    return (this.#big.get(slot) ?? []).map((b) => b.key);
+    return (this.#big.get(slot)?.keys ?? []).map((b) => b.key);
   }
 
   #limits(): ChunkLimits {
@@ -246,13 +241,13 @@ export class ScanMover {
       // A migration resumed by a restarted dashboard: find them now, and hold them everywhere.
       await this.findBig(unknown);
       for (const m of unknown) {
-        if ((this.#big.get(m.slot) ?? []).length > 0) await host.holdKeys(m.slot, this.heldKeys(m.slot));
+        if ((this.#big.get(m.slot)?.keys ?? []).length > 0) await host.holdKeys(m.slot, this.heldKeys(m.slot));
       }
     }
     const targets = new Map<string, RedisClient>();
     try {
       for (const m of moves) {
-        const list = this.#big.get(m.slot) ?? [];
+        const list = this.#big.get(m.slot)?.keys ?? [];
         const held = list.length > 0;
         while (list.length > 0) {
           const big = list[0];

@@ -6,16 +6,17 @@
  * - `--port=P --forward=PORT`: a forwarder that gives each client its own connection to the Redis
  *   server on PORT and copies bytes both ways (what one more hop costs in Deno);
  * - `--port=P --shared=PORT`: a forwarder over one shared connection to the Redis server on PORT,
- *   as a proxy forwards (requests written in order, replies handed back in order). It assumes
- *   what redis-benchmark without `-P` sends: whole requests in each read, and RESP2 replies.
- *   Nothing else: the least a proxy does.
+ *   as a proxy forwards (requests written in order, replies handed back in order; frames found
+ *   with the proxy's own scanners). It assumes what redis-benchmark without `-P` sends: whole
+ *   requests in each read. Nothing else: the least a proxy does.
  *
- * The connection rows of `deno task bench` run both beside the proxy and twemproxy.
+ * The connection rows of `deno task bench` run all three beside the proxy and twemproxy.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { NEED_MORE, ReplyScanner, RequestScanner } from "../redis/resp_scanner.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -65,33 +66,21 @@ async function forward(conn: Deno.Conn, port: number): Promise<void> {
   void pipe(backend, conn);
 }
 
-/** The end of the reply starting at `at` in `buf[at, end)`, or -1 when it is not all there. */
-function replyEnd(buf: Uint8Array, at: number, end: number): number {
-  const cr = buf.indexOf(13, at);
-  if (cr < 0 || cr + 1 >= end) return -1;
-  const type = buf[at];
-  if (type !== 36 && type !== 42) return cr + 2; // + - : end at their line
-  let n = 0;
-  for (let i = at + 1; i < cr; i++) n = buf[i] === 45 ? -1 : n * 10 + buf[i] - 48;
-  if (type === 36) { // $: a bulk string
-    const stop = n < 0 ? cr + 2 : cr + 2 + n + 2;
-    return stop <= end ? stop : -1;
-  }
-  let next = cr + 2; // *: an array of n replies
-  for (let i = 0; i < n && next >= 0; i++) next = next < end ? replyEnd(buf, next, end) : -1;
-  return next;
-}
-
 /** Clients waiting for their reply, in the order their requests went out. */
 const waiting: Deno.Conn[] = [];
 let backendOut: Uint8Array[] = [];
 let shared: Deno.TcpConn | null = null;
+const requests = new RequestScanner();
+const replies = new ReplyScanner();
 
 function sendShared(conn: Deno.Conn, request: Uint8Array): void {
-  // One waiting entry per request in the read (requests are arrays, parsed like replies).
+  // One waiting entry per request in the read.
   for (let at = 0; at < request.length;) {
-    const stop = replyEnd(request, at, request.length);
-    if (stop < 0) break;
+    const stop = requests.scan(request, at, request.length);
+    if (stop < 0) {
+      requests.reset(); // not a whole request: not this floor's case (see the module doc)
+      break;
+    }
     waiting.push(conn);
     at = stop;
   }
@@ -120,8 +109,9 @@ async function readShared(backend: Deno.Conn): Promise<void> {
     end += n;
     let at = 0;
     for (;;) {
-      const stop = replyEnd(buf, at, end);
-      if (stop < 0) break;
+      const stop = replies.scan(buf, at, end);
+      if (stop === NEED_MORE) break;
+      if (stop < 0) Deno.exit(1);
       const client = waiting.shift()!;
       client.write(buf.slice(at, stop)).catch(() => closeQuietly(client));
       at = stop;
