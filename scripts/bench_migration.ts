@@ -3,7 +3,9 @@
  *
  * 1. Ours: 1,000,000 small keys in slots 0-511 of group 1 move to group 2 (dashboard mover plus
  *    proxy-side MIGRATE), while redis-benchmark GETs through the proxy: keys/s, and GET p50/p99
- *    before and during the migration.
+ *    before and during the migration. Runs of GETs straight at the source server (no proxy) alternate
+ *    with them: what the move costs a client of the server itself on this machine, the floor of
+ *    the proxy's figures.
  * 2. Redis Cluster: the same number of keys in half the hash slots of one master of a two-master
  *    cluster, moved with `redis-cli --cluster reshard` (same keys per MIGRATE): keys/s.
  * 3. Big keys: a hash, a set, a sorted set and a list of 1,000,000 elements each, moved once with
@@ -165,6 +167,8 @@ interface MoveResult {
   seconds: number;
   before: { p50: number; p99: number };
   during: { p50: number; p99: number };
+  /** GETs straight at the source server, alternating with those through the proxy (ours only). */
+  direct?: { before: { p50: number; p99: number }; during: { p50: number; p99: number } };
 }
 
 function median(xs: number[]): number {
@@ -233,16 +237,24 @@ async function ours(): Promise<MoveResult> {
   const range = await load(g1, KEYS, (k) => slotOfString(k) < 512);
   // The rest of the GETs' keyspace lives in slots 512-1023, which stay on group 1 (misses there are fine).
   const before: { p50: number; p99: number }[] = [];
-  for (let i = 0; i < 5; i++) before.push(await getLatency(proxyPort, range));
+  const directBefore: { p50: number; p99: number }[] = [];
+  for (let i = 0; i < 5; i++) {
+    before.push(await getLatency(proxyPort, range));
+    directBefore.push(await getLatency(g1, range));
+  }
 
   console.log("ours: migrating slots 0-511 to group 2 …");
   const during: { p50: number; p99: number }[] = [];
+  const directDuring: { p50: number; p99: number }[] = [];
   let migrating = true;
   const started = performance.now();
   await admin(dashboard, "--slot-action", `--interval=${flags.interval}`);
   await admin(dashboard, "--slot-action", "--create-range", "--beg=0", "--end=511", "--gid=2");
   const load_ = (async () => {
-    while (migrating) during.push(await getLatency(proxyPort, range));
+    while (migrating) {
+      during.push(await getLatency(proxyPort, range));
+      if (migrating) directDuring.push(await getLatency(g1, range));
+    }
   })();
   await waitFor(
     async () => {
@@ -257,13 +269,22 @@ async function ours(): Promise<MoveResult> {
   const seconds = (performance.now() - started) / 1000;
   migrating = false;
   console.log(`p99 before ${before.map((r) => r.p99).join(" ")}; during ${during.map((r) => r.p99).join(" ")}`);
+  console.log(
+    `direct p99 before ${directBefore.map((r) => r.p99).join(" ")}; during ${directDuring.map((r) => r.p99).join(" ")}`,
+  );
   await load_;
   const left = await call(g1, "DBSIZE") as number;
   const moved = await call(g2, "DBSIZE") as number;
   if (moved !== KEYS || left !== 0) {
     throw new Error(`after the migration: ${left} keys on group 1, ${moved} on group 2`);
   }
-  return { keysPerSecond: KEYS / seconds, seconds, before: medians(before), during: medians(during) };
+  return {
+    keysPerSecond: KEYS / seconds,
+    seconds,
+    before: medians(before),
+    during: medians(during),
+    direct: { before: medians(directBefore), during: medians(directDuring) },
+  };
 }
 
 // --- 2. Redis Cluster -------------------------------------------------------------------------------
@@ -523,6 +544,13 @@ async function full(): Promise<void> {
   console.log(`| GET p50, p99 before (ms) | ${pair(o.before)} |`);
   console.log(`| GET p50, p99 during (ms) | ${pair(o.during)} |`);
   console.log(`| p99 during / before | ${(o.during.p99 / o.before.p99).toFixed(2)}× |`);
+  if (o.direct) {
+    const d = o.direct;
+    console.log(
+      `| GET straight at the source, p50, p99 before / during (ms) | ${pair(d.before)} / ${pair(d.during)} |`,
+    );
+    console.log(`| straight at the source: p99 during / before | ${(d.during.p99 / d.before.p99).toFixed(2)}× |`);
+  }
   printBigKeys(big);
 }
 
