@@ -159,7 +159,10 @@ export async function findBigKeys(
     const length = Number(sizes[2 * i] instanceof RespError ? 0 : sizes[2 * i]);
     const memory = Number(sizes[2 * i + 1] instanceof RespError ? 0 : sizes[2 * i + 1] ?? 0);
     if (length > BIG_KEY_CHUNKS * limits.maxBulks || memory > limits.maxBytes) {
-      if (transferKeyName(c.key) !== null) big.push({ db, key: c.key, type: c.type as BigKey["type"], length });
+      // A copy: the key is kept until it has moved, and a raw reply's key is a view of the whole reply.
+      if (transferKeyName(c.key) !== null) {
+        big.push({ db, key: c.key.slice(), type: c.type as BigKey["type"], length });
+      }
     }
   });
   return big;

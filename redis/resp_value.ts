@@ -56,9 +56,16 @@ const decoder = new TextDecoder();
 
 /**
  * Decodes the complete frame `buf[start, end)` (as found by `ReplyScanner`).
- * With `raw`, bulk strings stay bytes (copies); otherwise they are decoded as UTF-8.
+ * With `raw`, bulk strings stay bytes: views of one copy of the frame (a SCAN reply of a thousand
+ * keys is one allocation, not a thousand), so a kept view keeps that copy alive; otherwise they are
+ * decoded as UTF-8.
  */
 export function decodeReply(buf: Uint8Array, start: number, end: number, raw = false): RespValue {
+  if (raw) {
+    buf = buf.slice(start, end);
+    end -= start;
+    start = 0;
+  }
   const cursor = { pos: start };
   const value = decodeAt(buf, cursor, raw);
   if (cursor.pos !== end) throw new Error(`Cannot decode reply: ${end - cursor.pos} bytes left over`);
@@ -102,7 +109,7 @@ function decodeAt(buf: Uint8Array, cursor: { pos: number }, raw: boolean): RespV
       cursor.pos = eol + 2 + len + 2;
       if (type === RESP_BLOB_ERROR) return new RespError(decoder.decode(data));
       if (type === RESP_VERBATIM) return decoder.decode(data.subarray(4));
-      return raw ? data.slice() : decoder.decode(data);
+      return raw ? data : decoder.decode(data);
     }
     case RESP_ARRAY:
     case RESP_SET:

@@ -36,17 +36,31 @@ export function uniqueKeys(keys: Uint8Array[]): Uint8Array[] {
   if (keys.length < 2) return keys;
   const out: Uint8Array[] = [];
   if (keys.length <= 16) {
-    // Few keys (a client's request): comparing pairs costs less than a set of strings.
+    // Few keys (a client's request): comparing pairs costs less than a table.
     for (const k of keys) if (!out.some((e) => sameBytes(e, k))) out.push(k);
   } else {
-    const seen = new Set<string>();
+    // Many (the mover's MIGRATE of a SCAN's keys): by a hash of their bytes, compared when they share it.
+    const seen = new Map<number, Uint8Array | Uint8Array[]>();
     for (const k of keys) {
-      const s = latin1(k);
-      if (!seen.has(s)) {
-        seen.add(s);
-        out.push(k);
+      const h = fnv1a(k);
+      const e = seen.get(h);
+      if (e === undefined) seen.set(h, k);
+      else if (e instanceof Uint8Array) {
+        if (sameBytes(e, k)) continue;
+        seen.set(h, [e, k]);
+      } else {
+        if (e.some((x) => sameBytes(x, k))) continue;
+        e.push(k);
       }
+      out.push(k);
     }
   }
   return out.length === keys.length ? keys : out;
+}
+
+/** The 32-bit FNV-1a hash of some bytes. */
+function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return h >>> 0;
 }

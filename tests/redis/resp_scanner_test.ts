@@ -155,6 +155,24 @@ Deno.test("decodeReply turns every type into a value", () => {
   assert.equal(blob.message, "SYNTAX invalid syntax");
 });
 
+Deno.test("decodeReply raw keeps bulk strings as bytes that outlive the buffer they were read from", () => {
+  // A SCAN reply inside a larger read buffer, as the client's reader sees it.
+  const reply = "*2\r\n$1\r\n0\r\n*3\r\n$2\r\nk1\r\n$0\r\n\r\n$4\r\n\r\n\x00\xff\r\n";
+  const buf = new Uint8Array(reply.length + 10);
+  for (let i = 0; i < reply.length; i++) buf[i + 5] = reply.charCodeAt(i);
+  const v = decodeReply(buf, 5, 5 + reply.length, true) as [Uint8Array, Uint8Array[]];
+  buf.fill(0x41); // the reader reuses its buffer
+  assert.deepEqual(v[0], new Uint8Array([0x30]));
+  assert.deepEqual(v[1], [
+    new Uint8Array([0x6b, 0x31]),
+    new Uint8Array(0),
+    new Uint8Array([13, 10, 0, 0xff]),
+  ]);
+  // The keys are views of one copy of the reply, not of the reader's buffer.
+  assert.ok(v[1][0].buffer !== buf.buffer);
+  assert.equal(v[1][0].buffer, v[1][2].buffer);
+});
+
 // ---- requests ----
 
 function args(s: RequestScanner, buf: Uint8Array): string[] {

@@ -13,4 +13,10 @@ Deno.test("uniqueKeys keeps the first of each key, in order, for a few keys and 
   const binary = [new Uint8Array([0, 255]), new Uint8Array([0, 255]), new Uint8Array([255, 0])];
   assert.equal(uniqueKeys(binary).length, 2);
   assert.equal(uniqueKeys([...binary, ...many]).length, 702);
+  // Many keys are told apart by a 32-bit FNV-1a hash of their bytes; these pairs share one
+  // (costarring/liquid, declinate/macallums) and are still different keys.
+  const colliding = ["costarring", "liquid", "declinate", "macallums", "costarring", "liquid", "macallums"].map(utf8);
+  const out = uniqueKeys([...colliding, ...many]);
+  assert.deepEqual(names(out).slice(0, 5), ["costarring", "liquid", "declinate", "macallums", "k0"]);
+  assert.equal(out.length, 704);
 });
