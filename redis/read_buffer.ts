@@ -49,9 +49,13 @@ export class ReadBuffer {
   /**
    * The free space to read into, after making room. Unconsumed bytes may move: scanners that
    * kept state for a partial frame are told its new start on their next call.
+   *
+   * With `keep` (only when {@linkcode roomAfterEnd} is at least a read's worth), bytes already
+   * consumed stay where they are too: the read goes after them, so what still points into them
+   * (a session's requests waiting for their replies) needs no copy.
    */
-  space(): Uint8Array {
-    if (this.start === this.end) {
+  space(keep = false): Uint8Array {
+    if (this.start === this.end && !keep) {
       this.start = this.end = 0;
       if (this.#idle !== null) this.#backToIdle();
       else if (this.bytes.length > this.#base * 4) this.bytes = new Uint8Array(this.#base);
@@ -73,6 +77,16 @@ export class ReadBuffer {
       }
     }
     return this.bytes.subarray(this.end);
+  }
+
+  /** Free bytes after the received ones, in the buffer as it is. */
+  get roomAfterEnd(): number {
+    return this.bytes.length - this.end;
+  }
+
+  /** True while reading into a full-size buffer taken from the pool (it goes back once emptied). */
+  get borrowed(): boolean {
+    return this.#idle !== null && this.bytes !== this.#idle;
   }
 
   /**

@@ -131,3 +131,51 @@ Deno.test("SLOWLOG: a long pipeline read in many pieces logs every slow request 
     await cluster.stop();
   }
 });
+
+Deno.test("SLOWLOG: requests read while earlier ones wait for replies keep their own arguments", async () => {
+  const cluster = await startCluster({ config: { slowlogLogSlowerThan: 0, slowlogMaxLen: 1000 } });
+  const [host, port] = cluster.addr.split(":");
+  const conn = await Deno.connect({ hostname: host, port: Number(port) });
+  const enc = new TextEncoder();
+  const resp = (args: string[]) =>
+    `*${args.length}\r\n` + args.map((a) => `$${enc.encode(a).length}\r\n${a}\r\n`).join("");
+  try {
+    // A script holds its server ~30 ms; requests sent one by one meanwhile are read into the
+    // buffer after it (while it is unanswered) until the buffer is nearly full, then copied: sizes
+    // from 20 to 600 bytes go through both, and through the small idle buffer's growth.
+    const busy = "local t = redis.call('TIME'); local s = t[1]*1e6+t[2]; " +
+      "repeat local n = redis.call('TIME') until n[1]*1e6+n[2] - s > 30000; return 1";
+    const sent: string[][] = [];
+    for (let round = 0; round < 4; round++) {
+      const script = ["EVAL", busy, "1", "{s}script"];
+      await conn.write(enc.encode(resp(script)));
+      sent.push(script);
+      for (let i = 0; i < 12; i++) {
+        const args = ["SET", `{s}k${round}-${i}`, `v${round}-${i}-${"y".repeat((i * 53) % 120)}`];
+        await conn.write(enc.encode(resp(args)));
+        sent.push(args);
+        await new Promise((r) => setTimeout(r, 1)); // one read each, as far as timers allow
+      }
+    }
+    // Every reply (13 per round), then the log.
+    let got = "";
+    const buf = new Uint8Array(4096);
+    while ((got.match(/\r\n/g) ?? []).length < sent.length) {
+      const n = await conn.read(buf);
+      assert.ok(n !== null, "the proxy closed the connection");
+      got += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    assert.equal(got, ":1\r\n".concat("+OK\r\n".repeat(12)).repeat(4));
+    const c = await cluster.client();
+    try {
+      const entries = (await c.call("SLOWLOG", "GET", -1) as Entry[]).reverse();
+      const cut = (a: string) => a.length > 128 ? `${a.slice(0, 128)}... (${a.length - 128} more bytes)` : a;
+      assert.deepEqual(entries.map((e) => e[3]), sent.map((args) => args.map(cut)));
+    } finally {
+      await c.close();
+    }
+  } finally {
+    conn.close();
+    await cluster.stop();
+  }
+});
