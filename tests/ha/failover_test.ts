@@ -59,20 +59,26 @@ Deno.test("a master killed under writes: the sentinels promote its replica, both
       assert.equal(o.stats.sentinels.switched, true);
     }
 
-    // The old master rejoins as a replica; --group-status then shows the group as Codis does.
+    // The old master rejoins as a replica; --group-status then shows the group as Codis does. On a
+    // loaded machine the sentinels sometimes fail back to it once it has synced (a 1 s down_after
+    // missed by the new master): then it is the master, and the group shows the other way round.
     await rejoined;
-    const expected = [`[ ] group-1 [0] ${r1.addr} ==> NO:ONE`, `[ ] group-1 [1] ${m1.addr} ==> ${r1.addr}:up`];
+    let master = r1.addr;
     await waitFor(async () => {
+      master = await cluster.sentinelsMaster(1);
+      const other = master === r1.addr ? m1.addr : r1.addr;
+      const expected = [`[ ] group-1 [0] ${master} ==> NO:ONE`, `[ ] group-1 [1] ${other} ==> ${master}:up`];
       const lines = (await adminOk(`--dashboard=${cluster.dashboard.addr}`, "--group-status")).split("\n");
       return expected.every((line) => lines.includes(line));
-    }, { what: `--group-status showing ${expected.join(" and ")}` });
+    }, { what: `--group-status showing the sentinels' master first and the other server its replica` });
+    if (master !== r1.addr) console.log(`  (the sentinels failed back to ${master}; checked that way round)`);
 
     // --resync-group pushes the canonical slots: switched is cleared everywhere.
     await adminOk(`--dashboard=${cluster.dashboard.addr}`, "--resync-group", "--gid=1");
     for (const p of cluster.proxies) {
       const o = await p.overview() as unknown as ProxyOverview;
       assert.ok(o.slots.every((s) => !s.switched));
-      assert.ok(o.slots.filter((s) => s.backend_addr_group_id === 1).every((s) => s.backend_addr === r1.addr));
+      assert.ok(o.slots.filter((s) => s.backend_addr_group_id === 1).every((s) => s.backend_addr === master));
     }
     assert.equal((await cluster.api.stats()).group.models.find((g) => g.id === 1)!.out_of_sync, false);
 
@@ -88,7 +94,7 @@ Deno.test("a master killed under writes: the sentinels promote its replica, both
       return (o?.stats.sentinels.servers?.length ?? 0) === 3;
     }, { what: "the late proxy watching the three sentinels" });
     const o3 = await third.overview() as unknown as ProxyOverview;
-    assert.ok(o3.slots.filter((s) => s.backend_addr_group_id === 1).every((s) => s.backend_addr === r1.addr));
+    assert.ok(o3.slots.filter((s) => s.backend_addr_group_id === 1).every((s) => s.backend_addr === master));
 
     // One sentinel of three down: the other two still fail group 2 over, and everyone follows.
     await cluster.sentinels[0].kill("SIGKILL");
