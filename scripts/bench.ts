@@ -39,7 +39,7 @@ const { values: flags } = parseArgs({
 const ROUNDS = Number(flags.rounds);
 const SCALE = flags.quick ? 0.25 : 1;
 
-/** The issue's measurements of Codis 3.2's proxy and twemproxy on this machine (ratio to direct). */
+/** Earlier measurements of Codis 3.2's proxy and twemproxy on this machine, as ratios to direct Redis (Codis is not built here). */
 const REFERENCE: Record<string, { codis: number; twemproxy: number }> = {
   "SET -c50 -P1": { codis: 0.55, twemproxy: 0.75 },
   "GET -c50 -P1": { codis: 0.55, twemproxy: 0.75 },
@@ -250,7 +250,7 @@ async function main(): Promise<void> {
 
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
   console.log(
-    "\n| test | redis req/s | proxy req/s | twemproxy req/s | proxy/redis | twemproxy/redis | Codis/redis (issue) | proxy CPU µs/req |",
+    "\n| test | redis req/s | proxy req/s | twemproxy req/s | proxy/redis | twemproxy/redis | Codis/redis (earlier) | proxy CPU µs/req |",
   );
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const row of ROWS.filter((r) => r.clients > 1)) {
