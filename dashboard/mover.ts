@@ -245,7 +245,7 @@ export class ScanMover {
       // A migration resumed by a restarted dashboard: find them now, and hold them everywhere.
       await this.findBig(unknown);
       for (const m of unknown) {
-        if ((this.#big.get(m.slot)?.keys ?? []).length > 0) await host.holdKeys(m.slot, this.heldKeys(m.slot));
+        if ((this.#big.get(m.slot)?.keys.length ?? 0) > 0) await host.holdKeys(m.slot, this.heldKeys(m.slot));
       }
     }
     const targets = new Map<string, RedisClient>();

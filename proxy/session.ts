@@ -393,9 +393,7 @@ export class Session implements ReplySink {
    * read goes after them), else they are copied now. A client that waits for each reply before
    * sending its next request is read after its last request until its small buffer is nearly
    * full: its requests are copied once every few reads instead of at each (a copy each cost ~13%
-   * of the proxy's CPU per request for such clients, with the slow log on). A borrowed full-size
-   * buffer is not kept: emptied, it goes back to the pool, so that a client idle after a burst
-   * holds only its small buffer.
+   * of the proxy's CPU per request for such clients, with the slow log on).
    */
   #keepChunks(rb: ReadBuffer): boolean {
     const chunks = this.#chunks;
@@ -406,7 +404,7 @@ export class Session implements ReplySink {
       this.#chunk = null;
       return false;
     }
-    if (rb.roomAfterEnd >= KEEP_READ_ROOM && !rb.borrowed) return true;
+    if (rb.canReadAfterEnd(KEEP_READ_ROOM)) return true;
     this.#detachChunks();
     return false;
   }

@@ -50,9 +50,9 @@ export class ReadBuffer {
    * The free space to read into, after making room. Unconsumed bytes may move: scanners that
    * kept state for a partial frame are told its new start on their next call.
    *
-   * With `keep` (only when {@linkcode roomAfterEnd} is at least a read's worth), bytes already
-   * consumed stay where they are too: the read goes after them, so what still points into them
-   * (a session's requests waiting for their replies) needs no copy.
+   * With `keep` (only when {@linkcode canReadAfterEnd}), bytes already consumed stay where they are
+   * too: the read goes after them, so what still points into them (a session's requests waiting
+   * for their replies) needs no copy.
    */
   space(keep = false): Uint8Array {
     if (this.start === this.end && !keep) {
@@ -79,14 +79,14 @@ export class ReadBuffer {
     return this.bytes.subarray(this.end);
   }
 
-  /** Free bytes after the received ones, in the buffer as it is. */
-  get roomAfterEnd(): number {
-    return this.bytes.length - this.end;
-  }
-
-  /** True while reading into a full-size buffer taken from the pool (it goes back once emptied). */
-  get borrowed(): boolean {
-    return this.#idle !== null && this.bytes !== this.#idle;
+  /**
+   * True when `space(true)` can read at least `room` bytes after the received ones, in a buffer
+   * that is this connection's own: a full-size one borrowed from the pool is not kept (emptied, it
+   * goes back, so that a connection idle after a burst holds only its small buffer).
+   */
+  canReadAfterEnd(room: number): boolean {
+    const borrowed = this.#idle !== null && this.bytes !== this.#idle;
+    return !borrowed && this.bytes.length - this.end >= room;
   }
 
   /**

@@ -35,25 +35,15 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 export function uniqueKeys(keys: Uint8Array[]): Uint8Array[] {
   if (keys.length < 2) return keys;
   const out: Uint8Array[] = [];
-  if (keys.length <= 16) {
-    // Few keys (a client's request): comparing pairs costs less than a table.
-    for (const k of keys) if (!out.some((e) => sameBytes(e, k))) out.push(k);
-  } else {
-    // Many (the mover's MIGRATE of a SCAN's keys): by a hash of their bytes, compared when they share it.
-    const seen = new Map<number, Uint8Array | Uint8Array[]>();
-    for (const k of keys) {
-      const h = fnv1a(k);
-      const e = seen.get(h);
-      if (e === undefined) seen.set(h, k);
-      else if (e instanceof Uint8Array) {
-        if (sameBytes(e, k)) continue;
-        seen.set(h, [e, k]);
-      } else {
-        if (e.some((x) => sameBytes(x, k))) continue;
-        e.push(k);
-      }
-      out.push(k);
-    }
+  // By a hash of their bytes; keys that share one are compared byte by byte.
+  const seen = new Map<number, Uint8Array[]>();
+  for (const k of keys) {
+    const h = fnv1a(k);
+    const same = seen.get(h);
+    if (same === undefined) seen.set(h, [k]);
+    else if (same.some((x) => sameBytes(x, k))) continue;
+    else same.push(k);
+    out.push(k);
   }
   return out.length === keys.length ? keys : out;
 }

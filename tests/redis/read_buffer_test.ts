@@ -10,18 +10,19 @@ function receive(rb: ReadBuffer, space: Uint8Array, text: string): void {
 Deno.test("ReadBuffer: idle in its small buffer, a burst borrows a full one, given back once emptied", () => {
   const rb = new ReadBuffer(1024, 16);
   assert.equal(rb.bytes.length, 16);
-  assert.equal(rb.borrowed, false);
+  assert.equal(rb.canReadAfterEnd(16), true);
+  assert.equal(rb.canReadAfterEnd(17), false);
   receive(rb, rb.space(), "0123456789abcdef"); // the small buffer is full, nothing consumed
-  assert.equal(rb.roomAfterEnd, 0);
+  assert.equal(rb.canReadAfterEnd(1), false);
   const space = rb.space();
   assert.equal(rb.bytes.length, 1024, "a full-size buffer for the rest of the frame");
-  assert.equal(rb.borrowed, true);
+  assert.equal(rb.canReadAfterEnd(1), false, "a borrowed buffer is never kept");
   assert.equal(new TextDecoder().decode(rb.bytes.subarray(rb.start, rb.end)), "0123456789abcdef");
   receive(rb, space, "ghij");
   rb.start = rb.end; // all consumed
   rb.space();
   assert.equal(rb.bytes.length, 16, "emptied: back to the small buffer");
-  assert.equal(rb.borrowed, false);
+  assert.equal(rb.canReadAfterEnd(16), true);
   assert.equal(rb.start, 0);
   rb.release();
   assert.equal(rb.bytes.length, 0);
@@ -32,6 +33,8 @@ Deno.test("ReadBuffer: space(keep) reads after consumed bytes instead of over th
   receive(rb, rb.space(), "*1\r\n$4\r\nPING\r\n");
   const first = rb.bytes;
   rb.start = rb.end; // consumed, but something still points into it
+  assert.equal(rb.canReadAfterEnd(50), true);
+  assert.equal(rb.canReadAfterEnd(51), false);
   const space = rb.space(true);
   assert.equal(rb.bytes, first);
   assert.equal(rb.start, 14, "the consumed bytes stay where they are");
