@@ -129,8 +129,14 @@ async function load(port: number, n: number, accept: (key: string) => boolean): 
   return i;
 }
 
+/** GET latency percentiles of a run (ms). */
+interface Latency {
+  p50: number;
+  p99: number;
+}
+
 /** One redis-benchmark GET run: its p50 and p99 (ms). */
-async function getLatency(port: number, range: number, cluster = false): Promise<{ p50: number; p99: number }> {
+async function getLatency(port: number, range: number, cluster = false): Promise<Latency> {
   const out = await new Deno.Command("redis-benchmark", {
     args: [
       "-h",
@@ -158,17 +164,17 @@ async function getLatency(port: number, range: number, cluster = false): Promise
 }
 
 /** Medians of the runs' p50 and p99. */
-function medians(runs: { p50: number; p99: number }[]): { p50: number; p99: number } {
+function medians(runs: Latency[]): Latency {
   return { p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)) };
 }
 
 interface MoveResult {
   keysPerSecond: number;
   seconds: number;
-  before: { p50: number; p99: number };
-  during: { p50: number; p99: number };
+  before: Latency;
+  during: Latency;
   /** GETs straight at the source server, alternating with those through the proxy (ours only). */
-  direct?: { before: { p50: number; p99: number }; during: { p50: number; p99: number } };
+  direct?: { before: Latency; during: Latency };
 }
 
 function median(xs: number[]): number {
@@ -236,8 +242,8 @@ async function ours(): Promise<MoveResult> {
   console.log(`ours: loading ${KEYS} keys in slots 0-511 of group 1 …`);
   const range = await load(g1, KEYS, (k) => slotOfString(k) < 512);
   // The rest of the GETs' keyspace lives in slots 512-1023, which stay on group 1 (misses there are fine).
-  const before: { p50: number; p99: number }[] = [];
-  const directBefore: { p50: number; p99: number }[] = [];
+  const before: Latency[] = [];
+  const directBefore: Latency[] = [];
   // Two rounds first, not counted: right after the load, the first runs' p99 through the proxy was
   // often 2-3 times the later ones', which made "before" swing from run to run.
   for (let i = 0; i < 2; i++) {
@@ -250,8 +256,8 @@ async function ours(): Promise<MoveResult> {
   }
 
   console.log("ours: migrating slots 0-511 to group 2 …");
-  const during: { p50: number; p99: number }[] = [];
-  const directDuring: { p50: number; p99: number }[] = [];
+  const during: Latency[] = [];
+  const directDuring: Latency[] = [];
   let migrating = true;
   const started = performance.now();
   await admin(dashboard, "--slot-action", `--interval=${flags.interval}`);
@@ -352,12 +358,12 @@ async function redisCluster(): Promise<MoveResult> {
   const { a, b } = await twoMasterCluster();
   console.log(`redis cluster: loading ${KEYS} keys in hash slots 0-8191 of one master …`);
   const range = await load(a, KEYS, (k) => crc16(k) % 16384 < 8192);
-  const before: { p50: number; p99: number }[] = [];
+  const before: Latency[] = [];
   for (let i = 0; i < 5; i++) before.push(await getLatency(a, range, true));
   console.log("redis cluster: redis-cli --cluster reshard of 8192 slots …");
   const started = performance.now();
   let resharding = true;
-  const during: { p50: number; p99: number }[] = [];
+  const during: Latency[] = [];
   const gets = (async () => {
     while (resharding) during.push(await getLatency(a, range, true));
   })();
@@ -536,7 +542,7 @@ async function full(): Promise<void> {
   }
   const big = flags["skip-big-key"] ? [] : await bigKeys(Number(flags["big-elements"]));
   // Medians of an even number of runs are means of two: printed to the microsecond.
-  const pair = (l: { p50: number; p99: number }) => `${l.p50.toFixed(3)}, ${l.p99.toFixed(3)}`;
+  const pair = (l: Latency) => `${l.p50.toFixed(3)}, ${l.p99.toFixed(3)}`;
   console.log("\n| measure | value |\n| --- | ---: |");
   console.log(`| ours: keys/s (${KEYS} keys, slots 0-511) | ${Math.round(o.keysPerSecond)} |`);
   if (cluster) {
